@@ -1,0 +1,95 @@
+"""Turn a database integrity error into a 409 that names the field and leaks no SQL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.fields.relational import ForeignKeyFieldInstance, OneToOneFieldInstance
+from tortoise.models import Model
+
+from .exceptions import Conflict
+
+# SQLite: "UNIQUE constraint failed: company.name" (or "t.a, t.b" for unique_together).
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+# PostgreSQL's DETAIL: "Key (name)=(acme) already exists." / "Key (owner_id)=(9) is not present".
+_PG_KEY = re.compile(r"Key \(([^)]*)\)=")
+
+
+def _columns_to_fields(model: type[Model]) -> dict[str, str]:
+    return {column: name for name, column in model._meta.fields_db_projection.items()}
+
+
+def _verbose(model: type[Model]) -> str:
+    return model.__name__.lower()
+
+
+def _original(exc: IntegrityError) -> BaseException:
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+    return cause or exc.__cause__ or exc
+
+
+def _failed_fields(model: type[Model], exc: IntegrityError) -> tuple[str, list[str]]:
+    """Return (kind, field names) where kind is "unique", "foreign_key", or "unknown"."""
+    original = _original(exc)
+    columns = _columns_to_fields(model)
+    detail = getattr(original, "detail", None) or ""
+    text = f"{original}\n{detail}"
+    sqlstate = getattr(original, "sqlstate", None)
+    key = _PG_KEY.search(text)
+    if sqlstate == "23505" or "duplicate key" in text:
+        names = [c.strip().strip('"') for c in key.group(1).split(",")] if key else []
+        return "unique", [columns.get(name, name) for name in names]
+    if sqlstate == "23503" or "foreign key" in text.lower():
+        names = [c.strip().strip('"') for c in key.group(1).split(",")] if key else []
+        return "foreign_key", [columns.get(name, name) for name in names]
+    unique = _SQLITE_UNIQUE.search(str(original))
+    if unique:
+        names = [part.strip().rsplit(".", 1)[-1] for part in unique.group(1).split(",")]
+        return "unique", [columns.get(name, name) for name in names]
+    return "unknown", []
+
+
+async def _missing_foreign_keys(model: type[Model], values: Mapping[str, Any]) -> list[str]:
+    """The FK source fields in ``values`` whose target row does not exist (SQLite names none)."""
+    missing = []
+    for name in model._meta.fk_fields | model._meta.o2o_fields:
+        field = model._meta.fields_map[name]
+        assert isinstance(field, ForeignKeyFieldInstance | OneToOneFieldInstance)
+        source = field.source_field or f"{name}_id"
+        if values.get(source) is None:
+            continue
+        related: type[Model] = field.related_model
+        if not await related.filter(pk=values[source]).exists():
+            missing.append(source)
+    return missing
+
+
+async def conflict_from(
+    model: type[Model], exc: IntegrityError, values: Mapping[str, Any], *, deleting: bool = False
+) -> Conflict:
+    """Build the 409 for ``exc``, raised while writing ``values`` to a ``model`` row.
+
+    Called after the transaction has rolled back, so it may query to find the culprit.
+    """
+    kind, names = _failed_fields(model, exc)
+    name = _verbose(model)
+    if deleting:
+        return Conflict(
+            f"This {name} cannot be deleted because other records still refer to it.",
+            code="protected",
+        )
+    if kind == "unique" and names:
+        joined = ", ".join(names)
+        return Conflict(f"A {name} with this {joined} already exists.", code="unique")
+    if kind in ("foreign_key", "unknown") and not names:
+        names = await _missing_foreign_keys(model, values)
+    if names:
+        joined = ", ".join(names)
+        return Conflict(f"{joined}: the referenced object does not exist.", code="foreign_key")
+    return Conflict(
+        f"This {name} conflicts with existing data (a uniqueness or reference constraint).",
+        code="integrity",
+    )

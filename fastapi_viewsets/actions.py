@@ -1,0 +1,86 @@
+"""``@action``: extra routes on a viewset, as DRF's decorator of the same name.
+
+The method's own parameters become the route's parameters, exactly as on a FastAPI endpoint:
+query parameters, body models, ``Depends(...)``, ``BackgroundTasks`` and ``Request``::
+
+    @viewset(router)
+    class CompanyViewSet(ModelViewSet[Company]):
+        model = Company
+
+        @action(methods=["GET"], detail=False)                     # GET /companies/stats
+        async def stats(self, min_size: int = 0) -> dict[str, int]:
+            return {"count": await self.get_queryset().filter(size__gte=min_size).count()}
+
+        @action(methods=["POST"], detail=True, url_path="archive")  # POST /companies/{id}/archive
+        async def archive(self, tasks: BackgroundTasks) -> CompanyRead:
+            company = await self.get_object()                      # 404 and object permissions
+            ...
+
+``url_path`` defaults to the method name with ``_`` as ``-``; ``url_name`` (the route name's
+suffix: ``company-stats``) defaults to the method name. Other keyword arguments go to FastAPI's
+``add_api_route`` (``summary``, ``responses``, ``dependencies``, ``tags``...).
+``permission_classes`` replaces the viewset's for this action only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .permissions import PermissionLike
+
+__all__ = ("ActionSpec", "action")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ACTION_ATTR = "__fastapi_viewsets_action__"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What ``@action`` recorded about a method."""
+
+    methods: tuple[str, ...]
+    detail: bool
+    url_path: str
+    url_name: str
+    response_model: Any = None
+    status_code: int | None = None
+    permission_classes: Sequence[PermissionLike] | None = None
+    route_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def action(
+    methods: Sequence[str] = ("GET",),
+    detail: bool = False,
+    url_path: str | None = None,
+    url_name: str | None = None,
+    response_model: Any = None,
+    status_code: int | None = None,
+    permission_classes: Sequence[PermissionLike] | None = None,
+    **route_kwargs: Any,
+) -> Callable[[F], F]:
+    """Mark a viewset method as a custom route; it is registered with the viewset."""
+
+    def decorator(func: F) -> F:
+        name = func.__name__
+        spec = ActionSpec(
+            methods=tuple(m.upper() for m in methods),
+            detail=detail,
+            url_path=(url_path if url_path is not None else name.replace("_", "-")).strip("/"),
+            url_name=url_name or name.replace("_", "-"),
+            response_model=response_model,
+            status_code=status_code,
+            permission_classes=permission_classes,
+            route_kwargs=dict(route_kwargs),
+        )
+        setattr(func, ACTION_ATTR, spec)
+        return func
+
+    return decorator
+
+
+def get_action_spec(func: Any) -> ActionSpec | None:
+    spec = getattr(func, ACTION_ATTR, None)
+    return spec if isinstance(spec, ActionSpec) else None

@@ -1,0 +1,127 @@
+"""The exception tree, and the one JSON shape every error response has.
+
+Every error that fastapi_viewsets answers with has the body FastAPI itself uses, so clients and
+exception handlers written for FastAPI keep working::
+
+    {"detail": "Company not found."}                 # 401, 403, 404, 405, 409, ...
+    {"detail": [{"loc": [...], "msg": ..., ...}]}    # 422, FastAPI's validation errors
+
+Raise the HTTP errors from hooks and actions as DRF users do::
+
+    from fastapi_viewsets.exceptions import NotFound, PermissionDenied
+
+    async def perform_destroy(self, obj):
+        if obj.is_locked:
+            raise PermissionDenied("Locked companies cannot be deleted.")
+        await super().perform_destroy(obj)
+
+:class:`APIException` is a :class:`fastapi.HTTPException`, so an application's own handler for
+``HTTPException`` formats these too. :class:`ImproperlyConfigured` is not an HTTP error: it is
+raised when a viewset class is registered, never while serving a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from fastapi import HTTPException, status
+from pydantic import BaseModel
+
+__all__ = (
+    "APIException",
+    "Conflict",
+    "ErrorResponse",
+    "ImproperlyConfigured",
+    "MethodNotAllowed",
+    "NotAuthenticated",
+    "NotFound",
+    "ParseError",
+    "PermissionDenied",
+    "StateNotAvailable",
+    "ValidationErrorResponse",
+)
+
+
+class ImproperlyConfigured(Exception):
+    """A viewset, action or schema is set up wrongly; raised when the class is registered."""
+
+
+class StateNotAvailable(RuntimeError):
+    """``BaseStateManager.get_state()`` was called where no request state is open."""
+
+
+class APIException(HTTPException):
+    """Base class of the HTTP errors; ``status_code``, ``default_detail``, ``default_code``."""
+
+    status_code: ClassVar[int] = status.HTTP_500_INTERNAL_SERVER_ERROR  # type: ignore[misc]
+    default_detail: ClassVar[str] = "A server error occurred."
+    default_code: ClassVar[str] = "error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            status_code=type(self).status_code,
+            detail=detail if detail is not None else self.default_detail,
+            headers=dict(headers) if headers is not None else None,
+        )
+        self.code = code if code is not None else self.default_code
+
+
+class ParseError(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Malformed request."
+    default_code = "parse_error"
+
+
+class NotAuthenticated(APIException):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = "Authentication credentials were not provided."
+    default_code = "not_authenticated"
+
+
+class PermissionDenied(APIException):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "You do not have permission to perform this action."
+    default_code = "permission_denied"
+
+
+class NotFound(APIException):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_detail = "Not found."
+    default_code = "not_found"
+
+
+class MethodNotAllowed(APIException):
+    status_code = status.HTTP_405_METHOD_NOT_ALLOWED
+    default_detail = "Method not allowed."
+    default_code = "method_not_allowed"
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response except validation errors (documented in OpenAPI)."""
+
+    detail: str
+
+
+class ValidationErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+
+
+class ValidationErrorResponse(BaseModel):
+    """The body of a 422 response: FastAPI's list of validation errors."""
+
+    detail: list[ValidationErrorItem]

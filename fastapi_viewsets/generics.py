@@ -1,0 +1,259 @@
+"""``GenericViewSet``: the hooks every viewset action goes through.
+
+A viewset class describes a resource; :func:`~fastapi_viewsets.viewset` turns it into routes. For
+each request a new instance is made, so anything set on ``self`` belongs to that request only::
+
+    @viewset(router)
+    class CompanyViewSet(ModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        create_schema = CompanyCreate
+
+        def get_queryset(self):                       # every action starts here
+            return Company.filter(owner_id=self.user.id) if self.user else Company.none()
+
+        async def perform_create(self, obj):         # inside the action's transaction
+            obj.owner_id = self.user.id
+            return await super().perform_create(obj)
+
+On the instance: ``self.request``, ``self.action`` (``"list"``, ``"create"``, ``"retrieve"``,
+``"update"``, ``"partial_update"``, ``"destroy"`` or an ``@action`` method's name),
+``self.kwargs`` (the URL's lookup), ``self.state`` (the request's state, an instance of
+``state_class``) and ``self.user``.
+
+The order of a request: the app's and router's dependencies run (they may set the user), then
+``initial()`` checks ``has_permission`` of ``get_permissions()``, then the body is validated,
+then the action runs. ``get_object()`` filters ``get_queryset()`` by the lookup, answers 404 when
+the row is not there, and checks ``has_object_permission``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from fastapi.responses import Response
+from pydantic import BaseModel, TypeAdapter
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from ._integrity import conflict_from
+from .exceptions import NotAuthenticated, NotFound, PermissionDenied
+from .permissions import AllowAny, BasePermission, PermissionLike, resolve
+from .schemas import LoadPlan, check_read_schema, default_read_schema
+from .state import BaseStateManager
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+__all__ = ("BoundAction", "GenericViewSet")
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+#: The six actions that mixins provide, as (HTTP method, detail route, success status).
+STANDARD_ACTIONS: dict[str, tuple[str, bool, int]] = {
+    "list": ("GET", False, 200),
+    "create": ("POST", False, 201),
+    "retrieve": ("GET", True, 200),
+    "update": ("PUT", True, 200),
+    "partial_update": ("PATCH", True, 200),
+    "destroy": ("DELETE", True, 204),
+}
+
+
+@dataclass(frozen=True)
+class BoundAction:
+    """What a registered route knows about its action, prepared once at registration."""
+
+    owner: str
+    name: str
+    detail: bool
+    model: type[Model]
+    read_schema: type[BaseModel]
+    write_schema: type[BaseModel] | None = None
+    permission_classes: Sequence[PermissionLike] | None = None
+    one: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
+    many: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "one", TypeAdapter(self.read_schema))
+        object.__setattr__(self, "many", TypeAdapter(list[self.read_schema]))  # type: ignore[name-defined]
+
+    @cached_property
+    def plan(self) -> LoadPlan:
+        """The relations to load; needs Tortoise's relations, so it is made on first use."""
+        check_read_schema(self.read_schema, self.model, self.owner)
+        return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
+
+
+class GenericViewSet(Generic[ModelT]):
+    """The base of every viewset: configuration, per-request attributes and hooks."""
+
+    #: The Tortoise model the viewset serves.
+    model: type[ModelT]
+    #: Schema of responses; generated from the model's columns when ``None``.
+    read_schema: ClassVar[type[BaseModel] | None] = None
+    #: Schema of the POST body.
+    create_schema: ClassVar[type[BaseModel] | None] = None
+    #: Schema of the PUT body (PATCH uses its all-optional copy); defaults to ``create_schema``.
+    update_schema: ClassVar[type[BaseModel] | None] = None
+    #: The model field the detail URL names; its type gives the path parameter's type.
+    lookup_field: ClassVar[str] = "id"
+    #: Permissions checked for every action, unless an ``@action`` names its own.
+    permission_classes: ClassVar[Sequence[PermissionLike]] = (AllowAny,)
+    #: The class ``self.state`` is an instance of; a view over the request's one state.
+    state_class: ClassVar[type[BaseStateManager[Any]]] = BaseStateManager
+
+    # Set for each request, on a new instance.
+    request: Request
+    action: str
+    kwargs: dict[str, Any]
+    state: BaseStateManager[Any]
+    bound: BoundAction
+
+    @property
+    def user(self) -> Any:
+        """The request's user, as a dependency set it with ``BaseStateManager.set_user``."""
+        return self.state.user
+
+    # --- schemas --------------------------------------------------------------------------
+
+    @classmethod
+    def get_schema_class(cls, action: str, *, write: bool = False) -> type[BaseModel] | None:
+        """The schema an action reads its body with (``write=True``) or answers with.
+
+        Called once per action when the class is registered, so OpenAPI shows what the action
+        really uses. Override it to pick schemas per action::
+
+            @classmethod
+            def get_schema_class(cls, action, *, write=False):
+                if action == "list" and not write:
+                    return CompanySummary
+                return super().get_schema_class(action, write=write)
+        """
+        if write:
+            if action in ("update", "partial_update"):
+                return cls.update_schema or cls.create_schema
+            return cls.create_schema
+        return cls.read_schema or default_read_schema(cls.model)
+
+    # --- querysets and objects ------------------------------------------------------------
+
+    def get_queryset(self) -> QuerySet[ModelT]:
+        """The rows this request may see; every action, detail actions included, starts here."""
+        return self.model.all()
+
+    def filter_queryset(self, queryset: QuerySet[ModelT]) -> QuerySet[ModelT]:
+        """Narrow ``queryset`` for a listing (filters, search and ordering hook in here)."""
+        return queryset
+
+    def get_lookup_value(self) -> Any:
+        return self.kwargs[self.lookup_field]
+
+    async def get_object(self) -> ModelT:
+        """The row the URL names, within ``get_queryset()``; a 404 when it is not there."""
+        queryset = self.bound.plan.apply(self.get_queryset())
+        obj = await queryset.get_or_none(**{self.lookup_field: self.get_lookup_value()})
+        if obj is None:
+            raise NotFound(f"No {self.model.__name__.lower()} matches the given query.")
+        await self.check_object_permissions(obj)
+        return obj  # type: ignore[no-any-return]
+
+    async def load(self, queryset: QuerySet[ModelT]) -> list[ModelT]:
+        """Run ``queryset`` with the relations the read schema needs."""
+        return await self.bound.plan.apply(queryset)  # type: ignore[no-any-return]
+
+    async def reload(self, obj: ModelT) -> ModelT:
+        """``obj`` again, with the relations the read schema needs (after a write)."""
+        if not self.bound.plan.relations:
+            return obj
+        fresh = await self.bound.plan.apply(self.model.filter(pk=obj.pk)).first()
+        return fresh if fresh is not None else obj  # type: ignore[no-any-return]
+
+    # --- permissions ------------------------------------------------------------------------
+
+    def get_permissions(self) -> Sequence[BasePermission]:
+        """Instances of the permissions for this request; may branch on ``self.action``."""
+        classes = self.bound.permission_classes
+        if classes is None:
+            classes = self.permission_classes
+        return [p if isinstance(p, BasePermission) else p() for p in classes]
+
+    async def initial(self) -> None:
+        """Runs before the body is validated and the action is called: checks permissions."""
+        await self.check_permissions()
+
+    async def check_permissions(self) -> None:
+        self._permissions = list(self.get_permissions())
+        for permission in self._permissions:
+            if not await resolve(permission.has_permission(self.request, self)):
+                self.permission_denied(permission)
+
+    async def check_object_permissions(self, obj: ModelT) -> None:
+        permissions = getattr(self, "_permissions", None)
+        if permissions is None:
+            permissions = self._permissions = list(self.get_permissions())
+        for permission in permissions:
+            if not await resolve(permission.has_object_permission(self.request, self, obj)):
+                self.permission_denied(permission)
+
+    def permission_denied(self, permission: BasePermission) -> None:
+        """Raise 401 for a request without a user, else 403 with the permission's message."""
+        if self.user is None:
+            raise NotAuthenticated(headers=self.authenticate_headers())
+        raise PermissionDenied(permission.message, code=permission.code)
+
+    def authenticate_headers(self) -> dict[str, str] | None:
+        """``WWW-Authenticate`` for a 401: the scheme of the route's security dependency."""
+        scheme = getattr(self.request.scope.get("route"), "authenticate_scheme", None)
+        return {"WWW-Authenticate": scheme} if scheme else None
+
+    # --- writes -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def atomic(
+        self, values: Mapping[str, Any] | None = None, *, deleting: bool = False
+    ) -> AsyncIterator[None]:
+        """One transaction for a write and its hooks.
+
+        When anything inside raises, nothing is written. An integrity error becomes a 409 that
+        names the field (``values`` are what was written, used to find a missing reference).
+        """
+        try:
+            async with in_transaction(self.model._meta.default_connection):
+                yield
+        except IntegrityError as exc:
+            raise await conflict_from(self.model, exc, values or {}, deleting=deleting) from None
+
+    async def perform_create(self, obj: ModelT) -> ModelT:
+        """Save the new, unsaved ``obj`` built from the body and return it."""
+        await obj.save()
+        return obj
+
+    async def perform_update(self, obj: ModelT) -> ModelT:
+        """Save ``obj``, changed from the body, and return it."""
+        await obj.save()
+        return obj
+
+    async def perform_destroy(self, obj: ModelT) -> None:
+        """Delete ``obj``."""
+        await obj.delete()
+
+    # --- responses --------------------------------------------------------------------------
+
+    def serialize(self, data: Any, *, many: bool = False) -> bytes:
+        """Validate ``data`` (objects) with the read schema once and dump it to JSON."""
+        adapter = self.bound.many if many else self.bound.one
+        return adapter.dump_json(adapter.validate_python(data, from_attributes=True))
+
+    def make_response(self, data: Any, *, many: bool = False, status_code: int = 200) -> Response:
+        return Response(
+            self.serialize(data, many=many),
+            status_code=status_code,
+            media_type="application/json",
+        )

@@ -1,0 +1,95 @@
+"""``RequestStateMiddleware``: open the request state for the whole app, not only viewset routes.
+
+Viewset routes open the state themselves, so an app whose state is used only by viewsets and the
+dependencies of their routes needs nothing more. Add the middleware when you also want:
+
+- the state in your own middleware (``BaseStateManager.get_state()`` before ``call_next``);
+- ``get_state()`` in plain routes and their dependencies;
+- ``X-Request-ID`` on every response, 404s for unknown paths and unhandled 500s included.
+
+::
+
+    from fastapi import FastAPI
+    from fastapi_viewsets import RequestStateMiddleware
+
+    app = FastAPI()
+    app.add_middleware(RequestStateMiddleware)   # pure ASGI; works beside BaseHTTPMiddleware
+
+Middlewares added after it (outer ones) do not see the state; add it last to cover them all.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .state import REQUEST_ID_HEADER, SCOPE_KEY, RequestStore
+
+__all__ = ("RequestStateMiddleware", "send_with_request_id")
+
+_HEADER = REQUEST_ID_HEADER.encode("latin-1")
+
+
+def send_with_request_id(send: Send, store: RequestStore) -> Send:
+    """``send``, adding ``X-Request-ID`` to the response's headers."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != _HEADER]
+            headers.append((_HEADER, store.request_id.encode("latin-1")))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
+
+
+class RequestStateMiddleware:
+    """Pure ASGI middleware that opens one :class:`~fastapi_viewsets.BaseStateManager` state
+    per HTTP request and closes it, with its token, when the response is done."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        store = RequestStore.from_scope(scope, receive)
+        scope[SCOPE_KEY] = store
+        started = False
+        send_header = send_with_request_id(send, store)
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send_header(message)
+
+        token = store.activate()
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            # Starlette's ServerErrorMiddleware answers unhandled errors outside of us, without
+            # our header. Answer first, unless the app has its own handler for them.
+            if not started and not _app_handles_errors(scope):
+                body = json.dumps({"detail": "Internal Server Error"}).encode()
+                await tracking_send(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await tracking_send({"type": "http.response.body", "body": body})
+            raise
+        finally:
+            RequestStore.deactivate(token)
+
+
+def _app_handles_errors(scope: Scope) -> bool:
+    handlers = getattr(scope.get("app"), "exception_handlers", None) or {}
+    return 500 in handlers or Exception in handlers

@@ -1,0 +1,86 @@
+"""The standard actions, one mixin each, composed with ``GenericViewSet`` as in DRF.
+
+======================  ========  ====================  ==================================
+mixin                   method    path                  answers
+======================  ========  ====================  ==================================
+``ListModelMixin``      GET       ``{prefix}``          200, a list of the read schema
+``CreateModelMixin``    POST      ``{prefix}``          201, the read schema
+``RetrieveModelMixin``  GET       ``{prefix}/{id}``     200, the read schema
+``UpdateModelMixin``    PUT       ``{prefix}/{id}``     200 (full replacement)
+\\                       PATCH     ``{prefix}/{id}``     200 (only the fields sent change)
+``DestroyModelMixin``   DELETE    ``{prefix}/{id}``     204, an empty body
+======================  ========  ====================  ==================================
+
+Compose any subset::
+
+    class CompanyViewSet(ListModelMixin[Company], RetrieveModelMixin[Company],
+                         GenericViewSet[Company]):
+        model = Company
+
+Each write runs in one transaction with its hooks (``perform_create``, ``perform_update``,
+``perform_destroy``): when a hook raises, nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from .generics import GenericViewSet, ModelT
+
+__all__ = (
+    "CreateModelMixin",
+    "DestroyModelMixin",
+    "ListModelMixin",
+    "RetrieveModelMixin",
+    "UpdateModelMixin",
+)
+
+
+class ListModelMixin(GenericViewSet[ModelT]):
+    async def list(self) -> Response:
+        objects = await self.load(self.filter_queryset(self.get_queryset()))
+        return self.make_response(objects, many=True)
+
+
+class CreateModelMixin(GenericViewSet[ModelT]):
+    async def create(self, data: BaseModel) -> Response:
+        values = data.model_dump()
+        async with self.atomic(values):
+            built = self.model(**values)
+            created = await self.perform_create(built)
+            obj = created if created is not None else built
+        obj = await self.reload(obj)
+        return self.make_response(obj, status_code=201)
+
+
+class RetrieveModelMixin(GenericViewSet[ModelT]):
+    async def retrieve(self) -> Response:
+        return self.make_response(await self.get_object())
+
+
+class UpdateModelMixin(GenericViewSet[ModelT]):
+    async def update(self, data: BaseModel) -> Response:
+        return await self._update(data.model_dump())
+
+    async def partial_update(self, data: BaseModel) -> Response:
+        return await self._update(data.model_dump(exclude_unset=True))
+
+    async def _update(self, values: dict[str, Any]) -> Response:
+        async with self.atomic(values):
+            obj = await self.get_object()
+            obj.update_from_dict(values)
+            updated = await self.perform_update(obj)
+            obj = updated if updated is not None else obj
+        obj = await self.reload(obj)
+        return self.make_response(obj)
+
+
+class DestroyModelMixin(GenericViewSet[ModelT]):
+    async def destroy(self) -> Response:
+        async with self.atomic(deleting=True):
+            obj = await self.get_object()
+            await self.perform_destroy(obj)
+        return Response(status_code=204)

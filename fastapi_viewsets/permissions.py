@@ -1,0 +1,251 @@
+"""Permissions: DRF's permission classes, async-first.
+
+A permission answers two questions, either of which may be ``def`` or ``async def``::
+
+    class IsOwner(BasePermission):
+        message = "Only the owner may change this company."
+
+        async def has_object_permission(self, request, view, obj):
+            return obj.owner_id == view.user.id
+
+A viewset lists its permissions in ``permission_classes`` or returns instances from
+``get_permissions()``, which may read ``self.action``::
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return []
+        return [IsAuthenticated(), IsOwner()]
+
+``has_permission`` runs once per request, after the app's and router's dependencies (so the user
+is known) and before the request body is validated: an anonymous request gets its 401 even when
+its body is wrong. ``has_object_permission`` runs in ``get_object()``. A refusal is a 401 when the
+request has no user, else a 403 with the permission's ``message``.
+
+Permissions compose with ``&``, ``|`` and ``~``, as classes or as instances::
+
+    permission_classes = [IsAuthenticated & (IsOwner | IsAdminUser)]
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+__all__ = (
+    "SAFE_METHODS",
+    "AllowAny",
+    "BasePermission",
+    "DenyAll",
+    "IsAdminUser",
+    "IsAuthenticated",
+    "IsAuthenticatedOrReadOnly",
+    "PermissionLike",
+)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+PermissionResult: TypeAlias = "bool | Awaitable[bool]"
+
+
+async def resolve(result: bool | Awaitable[bool]) -> bool:
+    """The answer of a permission method that may be sync or async."""
+    if inspect.isawaitable(result):
+        return bool(await result)
+    return bool(result)
+
+
+class _PermissionMeta(type):
+    """Lets permission classes compose as classes: ``IsAuthenticated & IsOwner``."""
+
+    def __and__(cls, other: PermissionLike) -> _Operand:
+        return _Operand(_And, cls, other)
+
+    def __or__(cls, other: PermissionLike) -> _Operand:
+        return _Operand(_Or, cls, other)
+
+    def __rand__(cls, other: PermissionLike) -> _Operand:
+        return _Operand(_And, other, cls)
+
+    def __ror__(cls, other: PermissionLike) -> _Operand:
+        return _Operand(_Or, other, cls)
+
+    def __invert__(cls) -> _Operand:
+        return _Operand(_Not, cls)
+
+
+class BasePermission(metaclass=_PermissionMeta):
+    """Allow everything; subclasses override one or both checks."""
+
+    message: ClassVar[str] = "You do not have permission to perform this action."
+    code: ClassVar[str] = "permission_denied"
+
+    def has_permission(self, request: Request, view: Any) -> bool | Awaitable[bool]:
+        return True
+
+    def has_object_permission(
+        self, request: Request, view: Any, obj: Any
+    ) -> bool | Awaitable[bool]:
+        return True
+
+    def __and__(self, other: PermissionLike) -> BasePermission:
+        return _And(self, _instance(other))
+
+    def __or__(self, other: PermissionLike) -> BasePermission:
+        return _Or(self, _instance(other))
+
+    def __rand__(self, other: PermissionLike) -> BasePermission:
+        return _And(_instance(other), self)
+
+    def __ror__(self, other: PermissionLike) -> BasePermission:
+        return _Or(_instance(other), self)
+
+    def __invert__(self) -> BasePermission:
+        return _Not(self)
+
+
+class _Operand:
+    """A composition of permission classes; calling it builds the composed instance."""
+
+    def __init__(self, operator: type[BasePermission], *operands: PermissionLike) -> None:
+        self.operator = operator
+        self.operands = operands
+
+    def __call__(self) -> BasePermission:
+        return self.operator(*(_instance(o) for o in self.operands))
+
+    def __and__(self, other: PermissionLike) -> _Operand:
+        return _Operand(_And, self, other)
+
+    def __or__(self, other: PermissionLike) -> _Operand:
+        return _Operand(_Or, self, other)
+
+    def __rand__(self, other: PermissionLike) -> _Operand:
+        return _Operand(_And, other, self)
+
+    def __ror__(self, other: PermissionLike) -> _Operand:
+        return _Operand(_Or, other, self)
+
+    def __invert__(self) -> _Operand:
+        return _Operand(_Not, self)
+
+
+PermissionLike: TypeAlias = "type[BasePermission] | BasePermission | _Operand"
+
+
+def _instance(permission: PermissionLike) -> BasePermission:
+    if isinstance(permission, BasePermission):
+        return permission
+    return permission()
+
+
+def _user(request: Request, view: Any) -> Any:
+    return getattr(view, "user", None)
+
+
+class _And(BasePermission):
+    def __init__(self, first: BasePermission, second: BasePermission) -> None:
+        self.first, self.second = first, second
+        self.failed: BasePermission | None = None
+
+    async def has_permission(self, request: Request, view: Any) -> bool:
+        for permission in (self.first, self.second):
+            if not await resolve(permission.has_permission(request, view)):
+                self.failed = permission
+                return False
+        return True
+
+    async def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        for permission in (self.first, self.second):
+            if not await resolve(permission.has_object_permission(request, view, obj)):
+                self.failed = permission
+                return False
+        return True
+
+    @property  # type: ignore[misc]
+    def message(self) -> str:  # type: ignore[override]
+        return (self.failed or self.first).message
+
+
+class _Or(BasePermission):
+    def __init__(self, first: BasePermission, second: BasePermission) -> None:
+        self.first, self.second = first, second
+
+    async def has_permission(self, request: Request, view: Any) -> bool:
+        return await resolve(self.first.has_permission(request, view)) or await resolve(
+            self.second.has_permission(request, view)
+        )
+
+    async def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        # As DRF since 3.14: an operand grants object access only if it also grants the request.
+        for permission in (self.first, self.second):
+            if await resolve(permission.has_permission(request, view)) and await resolve(
+                permission.has_object_permission(request, view, obj)
+            ):
+                return True
+        return False
+
+    @property  # type: ignore[misc]
+    def message(self) -> str:  # type: ignore[override]
+        return self.second.message
+
+
+class _Not(BasePermission):
+    def __init__(self, operand: BasePermission) -> None:
+        self.operand = operand
+
+    async def has_permission(self, request: Request, view: Any) -> bool:
+        return not await resolve(self.operand.has_permission(request, view))
+
+    async def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        return not await resolve(self.operand.has_object_permission(request, view, obj))
+
+
+class AllowAny(BasePermission):
+    """Allow every request."""
+
+
+class DenyAll(BasePermission):
+    """Refuse every request."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return False
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        return False
+
+
+class IsAuthenticated(BasePermission):
+    """Allow requests that have a user."""
+
+    message = "Authentication credentials were not provided."
+    code = "not_authenticated"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return _user(request, view) is not None
+
+
+class IsAuthenticatedOrReadOnly(BasePermission):
+    """Allow safe methods to anyone, other methods to requests that have a user."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in SAFE_METHODS or _user(request, view) is not None
+
+
+def _flag(user: Any, name: str) -> bool:
+    if isinstance(user, dict):
+        return bool(user.get(name, False))
+    return bool(getattr(user, name, False))
+
+
+class IsAdminUser(BasePermission):
+    """Allow users whose ``is_admin``, ``is_staff`` or ``is_superuser`` is true."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = _user(request, view)
+        return user is not None and any(
+            _flag(user, name) for name in ("is_admin", "is_staff", "is_superuser")
+        )

@@ -1,0 +1,409 @@
+"""``@viewset(router)``: register a viewset class's routes on a FastAPI router.
+
+::
+
+    router = APIRouter(prefix="/companies", tags=["companies"])
+
+    @viewset(router)
+    class CompanyViewSet(ModelViewSet[Company]):
+        model = Company
+
+    app.include_router(router)
+
+gives, with ``basename`` ``company`` (the model name in lower case):
+
+==========  ======================  ====================  ==========================
+method      path                    operation id          route name
+==========  ======================  ====================  ==========================
+GET         ``/companies``          ``company_list``      ``company-list``
+POST        ``/companies``          ``company_create``    ``company-list``
+GET         ``/companies/{id}``     ``company_retrieve``  ``company-detail``
+PUT         ``/companies/{id}``     ``company_update``    ``company-detail``
+PATCH       ``/companies/{id}``     ``company_partial_update``  ``company-detail``
+DELETE      ``/companies/{id}``     ``company_destroy``   ``company-detail``
+==========  ======================  ====================  ==========================
+
+and one route per ``@action`` (``company-<url_name>``). Several viewsets can share a router with
+``prefix=``. The decorator only adds routes: it returns the class unchanged and never removes,
+renames or reorders a route it did not create. Action routes are added before the detail routes,
+so ``/companies/stats`` is never read as ``/companies/{id}``.
+
+Configuration mistakes raise :class:`~fastapi_viewsets.exceptions.ImproperlyConfigured` here,
+with the class's name and the fix.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
+from tortoise.models import Model
+
+from .actions import ActionSpec, get_action_spec
+from .exceptions import ErrorResponse, ImproperlyConfigured
+from .generics import STANDARD_ACTIONS, BoundAction, GenericViewSet
+from .middleware import send_with_request_id
+from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
+from .state import SCOPE_KEY, BaseStateManager, RequestStore
+
+__all__ = ("ViewSetRoute", "viewset")
+
+V = TypeVar("V", bound=type[GenericViewSet[Any]])
+
+VIEW_PARAM = "fastapi_viewsets_view"
+BOUND_ATTR = "__fastapi_viewsets_bound__"
+
+_NOT_FOUND = {404: {"model": ErrorResponse, "description": "Not found"}}
+_CONFLICT = {409: {"model": ErrorResponse, "description": "Conflict with existing data"}}
+
+
+class ViewSetRoute(APIRoute):
+    """The route class of viewset routes: it opens the request's state around the route.
+
+    The state exists before the first dependency runs and stays open while the response and its
+    background tasks run; it is closed with its context variable's token.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        bound: BoundAction = getattr(self.endpoint, BOUND_ATTR)
+        store = scope.get(SCOPE_KEY)
+        opened_here = not isinstance(store, RequestStore)
+        if opened_here:
+            store = RequestStore.from_scope(scope, receive)
+            scope[SCOPE_KEY] = store
+            send = send_with_request_id(send, store)
+        assert isinstance(store, RequestStore)
+        store.action = bound.name
+        token = store.activate()
+        try:
+            await super().handle(scope, receive, send)
+        finally:
+            RequestStore.deactivate(token)
+            if opened_here:
+                scope.pop(SCOPE_KEY, None)
+
+
+def viewset(
+    router: APIRouter, *, prefix: str | None = None, basename: str | None = None
+) -> Callable[[V], V]:
+    """Add the decorated viewset's routes to ``router`` and return the class unchanged."""
+
+    def decorator(cls: V) -> V:
+        _Registration(cls, router, prefix, basename).register()
+        return cls
+
+    return decorator
+
+
+class _Registration:
+    def __init__(
+        self,
+        cls: type[GenericViewSet[Any]],
+        router: APIRouter,
+        prefix: str | None,
+        basename: str | None,
+    ) -> None:
+        self.cls = cls
+        self.router = router
+        self.owner = cls.__name__
+        model = getattr(cls, "model", None)
+        if not (isinstance(model, type) and issubclass(model, Model)):
+            raise ImproperlyConfigured(
+                f"{self.owner} has no model. Set `model = <your Tortoise model>` on the class."
+            )
+        self.model: type[Model] = model
+        if not (
+            isinstance(cls.state_class, type) and issubclass(cls.state_class, BaseStateManager)
+        ):
+            raise ImproperlyConfigured(
+                f"{self.owner}.state_class must be a subclass of BaseStateManager."
+            )
+        self.basename = basename or model.__name__.lower()
+        self.prefix = "/" + prefix.strip("/") if prefix and prefix.strip("/") else ""
+        if not self.prefix and not router.prefix:
+            raise ImproperlyConfigured(
+                f"{self.owner}: the router has no prefix, so the list route would have no path. "
+                f"Use APIRouter(prefix='/{self.basename}s') or @viewset(router, prefix=...)."
+            )
+        self.lookup = cls.lookup_field
+        self.lookup_type = lookup_annotation(model, self.lookup, self.owner)
+        self.tags: list[Any] | None = None if router.tags else [self.basename]
+        self._check_basename()
+
+    def _check_basename(self) -> None:
+        for route in self.router.routes:
+            bound = getattr(getattr(route, "endpoint", None), BOUND_ATTR, None)
+            name = getattr(route, "name", "")
+            if bound is not None and name.startswith(f"{self.basename}-"):
+                raise ImproperlyConfigured(
+                    f"{self.owner}: the basename {self.basename!r} is already used on this router "
+                    f"by {bound.owner}. Pass a distinct basename: "
+                    f"@viewset(router, basename='...')."
+                )
+
+    # --- collecting actions ---------------------------------------------------------------
+
+    def _custom_actions(self) -> list[tuple[str, Callable[..., Any], ActionSpec]]:
+        found = []
+        for name in dir(self.cls):
+            func = getattr(self.cls, name, None)
+            spec = get_action_spec(func)
+            if spec is None:
+                continue
+            assert callable(func)
+            if name in STANDARD_ACTIONS:
+                raise ImproperlyConfigured(
+                    f"{self.owner}.{name}: @action cannot decorate a standard action's method; "
+                    f"give the action another name."
+                )
+            if not inspect.iscoroutinefunction(func):
+                raise ImproperlyConfigured(
+                    f"{self.owner}.{name} is decorated with @action but is not `async def`. "
+                    f"Write it as `async def {name}(self, ...)`."
+                )
+            found.append((name, func, spec))
+        return found
+
+    def register(self) -> None:
+        standard = [a for a in STANDARD_ACTIONS if callable(getattr(self.cls, a, None))]
+        custom = self._custom_actions()
+        # Fixed paths before parametrised ones, so an action is never taken for a lookup.
+        for name, func, spec in custom:
+            if not spec.detail:
+                self._add_custom(name, func, spec)
+        for name in ("list", "create"):
+            if name in standard:
+                self._add_standard(name)
+        for name, func, spec in custom:
+            if spec.detail:
+                self._add_custom(name, func, spec)
+        for name in ("retrieve", "update", "partial_update", "destroy"):
+            if name in standard:
+                self._add_standard(name)
+
+    # --- building endpoints ---------------------------------------------------------------
+
+    def _bound(
+        self,
+        name: str,
+        detail: bool,
+        write_schema: type[BaseModel] | None = None,
+        permission_classes: Any = None,
+    ) -> BoundAction:
+        read_schema = self.cls.get_schema_class(name)
+        if read_schema is None:
+            raise ImproperlyConfigured(f"{self.owner}: get_schema_class({name!r}) returned None.")
+        check_read_schema(read_schema, self.model, self.owner)
+        return BoundAction(
+            owner=self.owner,
+            name=name,
+            detail=detail,
+            model=self.model,
+            read_schema=read_schema,
+            write_schema=write_schema,
+            permission_classes=permission_classes,
+        )
+
+    def _lookup_parameter(self) -> inspect.Parameter:
+        return inspect.Parameter(
+            self.lookup,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[
+                self.lookup_type,
+                Path(description=f"The {self.lookup} of the {self.basename}."),
+            ],
+        )
+
+    def _endpoint(
+        self,
+        bound: BoundAction,
+        params: Sequence[inspect.Parameter],
+        call: Callable[[Any, dict[str, Any]], Any],
+        return_annotation: Any = inspect.Signature.empty,
+    ) -> Callable[..., Any]:
+        factory = _view_factory(self.cls, bound)
+        lookup = self.lookup
+
+        async def endpoint(**kwargs: Any) -> Any:
+            view = kwargs.pop(VIEW_PARAM)
+            if bound.detail:
+                view.kwargs[lookup] = kwargs.pop(lookup)
+            return await call(view, kwargs)
+
+        signature_params = [*params]
+        if bound.detail:
+            signature_params.insert(0, self._lookup_parameter())
+        # Last, so the action's own dependencies (which may set the user) run before permissions.
+        signature_params.append(
+            inspect.Parameter(
+                VIEW_PARAM,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Any,
+                default=Depends(factory),
+            )
+        )
+        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            signature_params, return_annotation=return_annotation
+        )
+        endpoint.__name__ = f"{self.basename}_{bound.name}"
+        endpoint.__qualname__ = f"{self.owner}.{bound.name}"
+        endpoint.__doc__ = inspect.getdoc(getattr(self.cls, bound.name, None))
+        setattr(endpoint, BOUND_ATTR, bound)
+        return endpoint
+
+    def _add_standard(self, name: str) -> None:
+        method, detail, status_code = STANDARD_ACTIONS[name]
+        write_schema: type[BaseModel] | None = None
+        if name in ("create", "update", "partial_update"):
+            write_schema = self.cls.get_schema_class(name, write=True)
+            if write_schema is None:
+                attr = "create_schema" if name == "create" else "update_schema (or create_schema)"
+                raise ImproperlyConfigured(
+                    f"{self.owner} has a {name} action but no {attr}. Set `{attr.split()[0]} = "
+                    f"<a Pydantic model>` or leave out the mixin that provides {name}."
+                )
+            check_write_schema(write_schema, self.model, self.owner)
+            if name == "partial_update":
+                write_schema = partial_schema(write_schema)
+        bound = self._bound(name, detail, write_schema)
+
+        params: list[inspect.Parameter] = []
+        if write_schema is not None:
+            params.append(
+                inspect.Parameter(
+                    "data",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=Annotated[write_schema, Body()],
+                )
+            )
+
+        async def call(view: Any, kwargs: dict[str, Any]) -> Any:
+            return await getattr(view, name)(**kwargs)
+
+        responses: dict[int | str, dict[str, Any]] = {}
+        if detail:
+            responses.update(_NOT_FOUND)
+        if name in ("create", "update", "partial_update", "destroy"):
+            responses.update(_CONFLICT)
+        response_model: Any = None
+        if name == "list":
+            response_model = list[bound.read_schema]  # type: ignore[name-defined]
+        elif name != "destroy":
+            response_model = bound.read_schema
+        path = self.prefix + (f"/{{{self.lookup}}}" if detail else "")
+        self.router.add_api_route(
+            path,
+            self._endpoint(bound, params, call),
+            methods=[method],
+            response_model=response_model,
+            status_code=status_code,
+            response_class=Response if name == "destroy" else JSONResponse,
+            name=f"{self.basename}-{'detail' if detail else 'list'}",
+            operation_id=f"{self.basename}_{name}",
+            summary=_summary(name, self.basename),
+            tags=self.tags,
+            responses=responses,
+            route_class_override=ViewSetRoute,
+        )
+
+    def _add_custom(self, name: str, func: Callable[..., Any], spec: ActionSpec) -> None:
+        bound = self._bound(name, spec.detail, permission_classes=spec.permission_classes)
+        params, return_annotation = self._action_parameters(name, func, spec.detail)
+
+        async def call(view: Any, kwargs: dict[str, Any]) -> Any:
+            return await getattr(view, name)(**kwargs)
+
+        endpoint = self._endpoint(bound, params, call, return_annotation)
+        base = self.prefix + (f"/{{{self.lookup}}}" if spec.detail else "")
+        path = f"{base}/{spec.url_path}" if spec.url_path else base
+        responses: dict[int | str, dict[str, Any]] = dict(_NOT_FOUND) if spec.detail else {}
+        responses.update(spec.route_kwargs.pop("responses", None) or {})
+        kwargs = dict(spec.route_kwargs)
+        if spec.response_model is not None:
+            kwargs["response_model"] = spec.response_model
+        kwargs.setdefault("tags", self.tags)
+        kwargs.setdefault("summary", _summary(name, self.basename))
+        for method in spec.methods:
+            suffix = f"_{method.lower()}" if len(spec.methods) > 1 else ""
+            self.router.add_api_route(
+                path,
+                endpoint,
+                methods=[method],
+                status_code=spec.status_code,
+                name=f"{self.basename}-{spec.url_name}",
+                operation_id=f"{self.basename}_{name}{suffix}",
+                responses=responses,
+                route_class_override=ViewSetRoute,
+                **kwargs,
+            )
+
+    def _action_parameters(
+        self, name: str, func: Callable[..., Any], detail: bool
+    ) -> tuple[list[inspect.Parameter], Any]:
+        try:
+            hints = typing.get_type_hints(func, include_extras=True)
+        except Exception as exc:  # NameError, TypeError: an annotation that does not resolve
+            raise ImproperlyConfigured(
+                f"{self.owner}.{name}: an annotation of the action cannot be resolved ({exc}). "
+                f"Define the types it names at module level."
+            ) from exc
+        signature = inspect.signature(func)
+        params: list[inspect.Parameter] = []
+        for index, param in enumerate(signature.parameters.values()):
+            if index == 0:
+                continue  # self
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+                raise ImproperlyConfigured(
+                    f"{self.owner}.{name}: parameter {param.name!r} must be a plain named "
+                    f"parameter (no *args, **kwargs or positional-only), as FastAPI reads names."
+                )
+            if param.name == VIEW_PARAM or (detail and param.name == self.lookup):
+                raise ImproperlyConfigured(
+                    f"{self.owner}.{name}: parameter {param.name!r} clashes with the lookup "
+                    f"path parameter. Rename it, and read the lookup with self.kwargs."
+                )
+            params.append(
+                param.replace(
+                    kind=inspect.Parameter.KEYWORD_ONLY,
+                    annotation=hints.get(param.name, param.annotation),
+                )
+            )
+        return params, hints.get("return", inspect.Signature.empty)
+
+
+def _view_factory(cls: type[GenericViewSet[Any]], bound: BoundAction) -> Callable[..., Any]:
+    async def get_view(request: Request) -> Any:
+        store = RequestStore.current()
+        if store is None:  # pragma: no cover - ViewSetRoute always opens one
+            raise RuntimeError("A viewset endpoint ran outside its ViewSetRoute.")
+        store.request = request
+        view = cls()
+        view.request = request
+        view.action = bound.name
+        view.kwargs = {}
+        view.bound = bound
+        view.state = cls.state_class.from_store(store)
+        await view.initial()
+        return view
+
+    get_view.__name__ = f"{cls.__name__}_{bound.name}_view"
+    return get_view
+
+
+def _summary(action: str, basename: str) -> str:
+    words = {
+        "list": f"List {basename} objects",
+        "create": f"Create a {basename}",
+        "retrieve": f"Retrieve a {basename}",
+        "update": f"Replace a {basename}",
+        "partial_update": f"Update some fields of a {basename}",
+        "destroy": f"Delete a {basename}",
+    }
+    return words.get(action, action.replace("_", " ").capitalize())

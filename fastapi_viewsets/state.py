@@ -1,0 +1,233 @@
+"""One state object per request, shared by middleware, dependencies, viewsets and background tasks.
+
+The state of the request being served is reached from anywhere below it::
+
+    from fastapi import Depends, FastAPI
+    from fastapi_viewsets import BaseStateManager
+
+    async def get_current_user(token: str | None = Depends(bearer)) -> User | None:
+        user = await User.get_or_none(token=token) if token else None
+        BaseStateManager.set_user(user)          # seen by every later dependency and the viewset
+        return user
+
+    app = FastAPI(dependencies=[Depends(get_current_user)])
+
+    def audit(event: str) -> None:              # deep in the call stack, no request passed in
+        state = BaseStateManager.get_state()
+        state.set("events", [*state.get("events", []), event])
+
+A state is opened when a request reaches a viewset route (or :class:`RequestStateMiddleware`,
+when the app installs it), before any dependency runs, and is closed with the context variable's
+token when the response and its background tasks are done. What it holds is one store per
+request: ``BaseStateManager.get_state()`` and ``CustomStateManager.get_state()`` are two views of
+that same store, so a user set by a dependency through the base class is the user a viewset's
+``state_class`` sees. Custom data lives in the same dict as Starlette's ``request.state``:
+``state.set("k", v)`` is ``request.state.k`` and the other way round.
+
+The store is a mutable object held by a context variable, not a value in it. Sync dependencies
+run in a worker thread with a copy of the context; they still reach the same object, so a user
+set there is not lost.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import MutableMapping
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from starlette.requests import Request
+
+from .exceptions import StateNotAvailable
+
+if TYPE_CHECKING:
+    from starlette.types import Receive, Scope
+    from typing_extensions import Self
+
+__all__ = ("BaseStateManager", "RequestStore", "new_request_id")
+
+UserT = TypeVar("UserT")
+
+#: Key of the :class:`RequestStore` in the ASGI scope, so routes find the store a middleware
+#: opened without relying on what a context variable happens to hold.
+SCOPE_KEY = "fastapi_viewsets.state"
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+_current_store: ContextVar[RequestStore | None] = ContextVar(
+    "fastapi_viewsets.request_state", default=None
+)
+
+
+def new_request_id(incoming: str | None = None) -> str:
+    """Return ``incoming`` when it is a safe token, else a fresh uuid4 string."""
+    if incoming is not None and _SAFE_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return str(uuid.uuid4())
+
+
+class RequestStore:
+    """What one request's state holds. Users reach it through :class:`BaseStateManager`."""
+
+    __slots__ = ("_request", "action", "data", "receive", "request_id", "scope", "user", "views")
+
+    def __init__(
+        self,
+        *,
+        scope: Scope | None = None,
+        receive: Receive | None = None,
+        request_id: str | None = None,
+        user: Any = None,
+        action: str | None = None,
+        data: MutableMapping[str, Any] | None = None,
+    ) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.user = user
+        self.action = action
+        self.request_id = request_id or str(uuid.uuid4())
+        if data is None:
+            # Starlette keeps request.state in scope["state"]; sharing that dict is the bridge.
+            data = scope.setdefault("state", {}) if scope is not None else {}
+        self.data = data
+        self.views: dict[type[BaseStateManager[Any]], BaseStateManager[Any]] = {}
+        self._request: Request | None = None
+
+    @classmethod
+    def from_scope(cls, scope: Scope, receive: Receive | None = None) -> RequestStore:
+        incoming = None
+        for name, value in scope.get("headers", ()):
+            if name.decode("latin-1").lower() == REQUEST_ID_HEADER:
+                incoming = value.decode("latin-1")
+                break
+        return cls(scope=scope, receive=receive, request_id=new_request_id(incoming))
+
+    @property
+    def request(self) -> Request | None:
+        if self._request is None and self.scope is not None:
+            if self.receive is None:
+                self._request = Request(self.scope)
+            else:
+                self._request = Request(self.scope, self.receive)
+        return self._request
+
+    @request.setter
+    def request(self, request: Request | None) -> None:
+        self._request = request
+
+    def activate(self) -> Token[RequestStore | None]:
+        """Make this the current store; pass the token to :meth:`deactivate`."""
+        return _current_store.set(self)
+
+    @staticmethod
+    def deactivate(token: Token[RequestStore | None]) -> None:
+        _current_store.reset(token)
+
+    @staticmethod
+    def current() -> RequestStore | None:
+        return _current_store.get()
+
+
+class BaseStateManager(Generic[UserT]):
+    """The request's state: its user, request, action, request id and custom data.
+
+    Subclass it to add properties and methods, and choose the subclass per viewset with
+    ``state_class``::
+
+        class CustomStateManager(BaseStateManager[User]):
+            @property
+            def organization_id(self) -> int | None:
+                return self.user.organization_id if self.user else None
+
+    Parametrise it with the user type (``BaseStateManager[User]``) and ``state.user`` is typed.
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: RequestStore) -> None:
+        self._store = store
+
+    # --- reaching the state -------------------------------------------------------------
+
+    @classmethod
+    def get_state(cls) -> Self:
+        """Return the current request's state, viewed through this class.
+
+        Raises :class:`~fastapi_viewsets.exceptions.StateNotAvailable` outside a request.
+        """
+        store = _current_store.get()
+        if store is None:
+            raise StateNotAvailable(
+                f"{cls.__name__}.get_state() was called where no request state is open. "
+                "Inside a request, the state exists on viewset routes; for other routes and for "
+                "your own middleware add fastapi_viewsets.RequestStateMiddleware to the app. "
+                "In tests, scripts and workers open one with "
+                "fastapi_viewsets.testing.request_state(user=...)."
+            )
+        return cls.from_store(store)
+
+    @classmethod
+    def from_store(cls, store: RequestStore) -> Self:
+        """The one instance of this class that views ``store``."""
+        view = store.views.get(cls)
+        if view is None:
+            view = cls(store)
+            store.views[cls] = view
+        return view  # type: ignore[return-value]
+
+    @classmethod
+    def set_user(cls, user: UserT | None) -> None:
+        """Set the current request's user."""
+        cls.get_state()._store.user = user
+
+    # --- built-in properties ----------------------------------------------------------
+
+    @property
+    def user(self) -> UserT | None:
+        """The request's user, as set by ``set_user``; ``None`` when anonymous."""
+        return self._store.user  # type: ignore[no-any-return]
+
+    @user.setter
+    def user(self, user: UserT | None) -> None:
+        self._store.user = user
+
+    @property
+    def request(self) -> Request | None:
+        """The current request; ``None`` in a state opened outside a request."""
+        return self._store.request
+
+    @property
+    def action(self) -> str | None:
+        """The viewset action being served (``"list"``, ``"retrieve"``, an action's name)."""
+        return self._store.action
+
+    @property
+    def request_id(self) -> str:
+        """A uuid4 string, or the request's safe ``X-Request-ID`` header."""
+        return self._store.request_id
+
+    # --- custom data ------------------------------------------------------------------
+
+    def set(self, key: str, value: Any) -> None:
+        self._store.data[key] = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._store.data.get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in self._store.data
+
+    def remove(self, key: str) -> None:
+        """Remove ``key``; removing a key that is not there is not an error."""
+        self._store.data.pop(key, None)
+
+    def clear(self) -> None:
+        """Remove all custom data; the request, user, action and request id stay."""
+        self._store.data.clear()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} request_id={self.request_id!r} action={self.action!r} "
+            f"user={self.user!r} keys={sorted(self._store.data)!r}>"
+        )

@@ -1,0 +1,69 @@
+"""Building and serving a fresh app per test, on SQLite or on TORTOISE_TEST_DB."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+from fastapi import APIRouter, FastAPI
+from tortoise import Tortoise, connections
+from tortoise.contrib.fastapi import RegisterTortoise
+from tortoise.contrib.test import truncate_all_models
+
+DB_URL = os.environ.get("TORTOISE_TEST_DB") or "sqlite://:memory:"
+IS_POSTGRES = DB_URL.startswith(("postgres", "asyncpg", "psycopg"))
+MODELS = ("tests.models",)
+
+# On PostgreSQL the tables outlive an app; they are rebuilt once per model set and per run.
+_fresh_schemas: set[tuple[str, ...]] = set()
+
+
+async def prepare_database(modules: Sequence[str]) -> None:
+    key = tuple(modules)
+    if not IS_POSTGRES:
+        await Tortoise.generate_schemas()
+        return
+    if key not in _fresh_schemas:
+        connection = connections.get("default")
+        for app in Tortoise.apps.values():
+            for model in app.values():
+                await connection.execute_script(
+                    f'DROP TABLE IF EXISTS "{model._meta.db_table}" CASCADE'
+                )
+                for field in model._meta.m2m_fields:
+                    through = model._meta.fields_map[field].through  # type: ignore[attr-defined]
+                    await connection.execute_script(f'DROP TABLE IF EXISTS "{through}" CASCADE')
+        await Tortoise.generate_schemas(safe=True)
+        _fresh_schemas.add(key)
+    else:
+        await truncate_all_models()
+
+
+def tortoise_lifespan(modules: Sequence[str] = MODELS, db_url: str = DB_URL) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with RegisterTortoise(app, db_url=db_url, modules={"models": list(modules)}):
+            await prepare_database(modules)
+            yield
+
+    return lifespan
+
+
+def create_app(*routers: APIRouter, modules: Sequence[str] = MODELS, **kwargs: Any) -> FastAPI:
+    app = FastAPI(lifespan=tortoise_lifespan(modules), **kwargs)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan and give an HTTP client that talks to it in-process."""
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
