@@ -44,7 +44,7 @@ def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - this script may run on any python3
         sys.exit("fastapi_viewsets needs Python 3.10 or newer to run its tools.")
     if not PYTHON.exists():
         say(f"creating the virtual environment in {VENV}")
