@@ -54,7 +54,7 @@ class StateNotAvailable(RuntimeError):
 class APIException(HTTPException):
     """Base class of the HTTP errors; ``status_code``, ``default_detail``, ``default_code``."""
 
-    status_code: ClassVar[int] = status.HTTP_500_INTERNAL_SERVER_ERROR  # type: ignore[misc]
+    status_code: int = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail: ClassVar[str] = "A server error occurred."
     default_code: ClassVar[str] = "error"
 

@@ -91,6 +91,21 @@ class BoundAction:
         return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
 
 
+def authenticate_challenges(app: Any) -> list[str]:
+    """The challenges of the HTTP and OAuth2 security schemes in ``app``'s OpenAPI."""
+    try:
+        schemes = app.openapi().get("components", {}).get("securitySchemes", {})
+    except Exception:  # an app without OpenAPI, or one that cannot build it
+        return []
+    challenges = []
+    for scheme in schemes.values():
+        if scheme.get("type") == "http" and scheme.get("scheme"):
+            challenges.append(str(scheme["scheme"]).capitalize())
+        elif scheme.get("type") in ("oauth2", "openIdConnect"):
+            challenges.append("Bearer")
+    return list(dict.fromkeys(challenges))
+
+
 class GenericViewSet(Generic[ModelT]):
     """The base of every viewset: configuration, per-request attributes and hooks."""
 
@@ -148,6 +163,18 @@ class GenericViewSet(Generic[ModelT]):
         """The rows this request may see; every action, detail actions included, starts here."""
         return self.model.all()
 
+    def scope_queryset(self, queryset: QuerySet[ModelT]) -> QuerySet[ModelT]:
+        """Apply the row scoping of this request's permissions (their ``filter_queryset``).
+
+        Every action goes through it: list rows, and through ``get_object()`` retrieve, update,
+        partial_update, destroy and detail actions. A row outside the scope is a 404.
+        """
+        for permission in self._checked_permissions():
+            scope = getattr(permission, "filter_queryset", None)
+            if scope is not None:
+                queryset = scope(self.request, self, queryset)
+        return queryset
+
     def filter_queryset(self, queryset: QuerySet[ModelT]) -> QuerySet[ModelT]:
         """Narrow ``queryset`` for a listing (filters, search and ordering hook in here)."""
         return queryset
@@ -157,23 +184,23 @@ class GenericViewSet(Generic[ModelT]):
 
     async def get_object(self) -> ModelT:
         """The row the URL names, within ``get_queryset()``; a 404 when it is not there."""
-        queryset = self.bound.plan.apply(self.get_queryset())
+        queryset = self.bound.plan.apply(self.scope_queryset(self.get_queryset()))
         obj = await queryset.get_or_none(**{self.lookup_field: self.get_lookup_value()})
         if obj is None:
             raise NotFound(f"No {self.model.__name__.lower()} matches the given query.")
         await self.check_object_permissions(obj)
-        return obj  # type: ignore[no-any-return]
+        return obj
 
     async def load(self, queryset: QuerySet[ModelT]) -> list[ModelT]:
         """Run ``queryset`` with the relations the read schema needs."""
-        return await self.bound.plan.apply(queryset)  # type: ignore[no-any-return]
+        return await self.bound.plan.apply(queryset)
 
     async def reload(self, obj: ModelT) -> ModelT:
         """``obj`` again, with the relations the read schema needs (after a write)."""
         if not self.bound.plan.relations:
             return obj
         fresh = await self.bound.plan.apply(self.model.filter(pk=obj.pk)).first()
-        return fresh if fresh is not None else obj  # type: ignore[no-any-return]
+        return fresh if fresh is not None else obj
 
     # --- permissions ------------------------------------------------------------------------
 
@@ -194,11 +221,14 @@ class GenericViewSet(Generic[ModelT]):
             if not await resolve(permission.has_permission(self.request, self)):
                 self.permission_denied(permission)
 
-    async def check_object_permissions(self, obj: ModelT) -> None:
-        permissions = getattr(self, "_permissions", None)
+    def _checked_permissions(self) -> list[BasePermission]:
+        permissions: list[BasePermission] | None = getattr(self, "_permissions", None)
         if permissions is None:
             permissions = self._permissions = list(self.get_permissions())
-        for permission in permissions:
+        return permissions
+
+    async def check_object_permissions(self, obj: ModelT) -> None:
+        for permission in self._checked_permissions():
             if not await resolve(permission.has_object_permission(self.request, self, obj)):
                 self.permission_denied(permission)
 
@@ -209,9 +239,9 @@ class GenericViewSet(Generic[ModelT]):
         raise PermissionDenied(permission.message, code=permission.code)
 
     def authenticate_headers(self) -> dict[str, str] | None:
-        """``WWW-Authenticate`` for a 401: the scheme of the route's security dependency."""
-        scheme = getattr(self.request.scope.get("route"), "authenticate_scheme", None)
-        return {"WWW-Authenticate": scheme} if scheme else None
+        """``WWW-Authenticate`` for a 401, from the security schemes the app declares."""
+        challenges = authenticate_challenges(self.request.app)
+        return {"WWW-Authenticate": ", ".join(challenges)} if challenges else None
 
     # --- writes -----------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ __all__ = (
 
 class ListModelMixin(GenericViewSet[ModelT]):
     async def list(self) -> Response:
-        objects = await self.load(self.filter_queryset(self.get_queryset()))
+        objects = await self.load(self.filter_queryset(self.scope_queryset(self.get_queryset())))
         return self.make_response(objects, many=True)
 
 

@@ -24,13 +24,24 @@ request has no user, else a 403 with the permission's ``message``.
 Permissions compose with ``&``, ``|`` and ``~``, as classes or as instances::
 
     permission_classes = [IsAuthenticated & (IsOwner | IsAdminUser)]
+
+A permission may also scope rows: ``filter_queryset(request, view, queryset)`` narrows the queryset
+of every action (list rows, and through ``get_object()`` every detail route and detail action),
+so a row outside it is a 404, not a 403::
+
+    class OwnRowsOnly(BasePermission):
+        def filter_queryset(self, request, view, queryset):
+            return queryset.filter(owner_id=view.user.id) if view.user else queryset.none()
+
+``&`` applies both operands' scoping; ``|`` and ``~`` apply none (a union of querysets is not
+something every database query can express cheaply).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -62,19 +73,19 @@ class _PermissionMeta(type):
     """Lets permission classes compose as classes: ``IsAuthenticated & IsOwner``."""
 
     def __and__(cls, other: PermissionLike) -> _Operand:
-        return _Operand(_And, cls, other)
+        return _Operand(_And, cast("type[BasePermission]", cls), other)
 
-    def __or__(cls, other: PermissionLike) -> _Operand:
-        return _Operand(_Or, cls, other)
+    def __or__(cls, other: PermissionLike) -> _Operand:  # type: ignore[override]
+        return _Operand(_Or, cast("type[BasePermission]", cls), other)
 
     def __rand__(cls, other: PermissionLike) -> _Operand:
-        return _Operand(_And, other, cls)
+        return _Operand(_And, other, cast("type[BasePermission]", cls))
 
-    def __ror__(cls, other: PermissionLike) -> _Operand:
-        return _Operand(_Or, other, cls)
+    def __ror__(cls, other: PermissionLike) -> _Operand:  # type: ignore[override]
+        return _Operand(_Or, other, cast("type[BasePermission]", cls))
 
     def __invert__(cls) -> _Operand:
-        return _Operand(_Not, cls)
+        return _Operand(_Not, cast("type[BasePermission]", cls))
 
 
 class BasePermission(metaclass=_PermissionMeta):
@@ -165,9 +176,16 @@ class _And(BasePermission):
                 return False
         return True
 
-    @property  # type: ignore[misc]
+    @property
     def message(self) -> str:  # type: ignore[override]
         return (self.failed or self.first).message
+
+    def filter_queryset(self, request: Request, view: Any, queryset: Any) -> Any:
+        for permission in (self.first, self.second):
+            scope = getattr(permission, "filter_queryset", None)
+            if scope is not None:
+                queryset = scope(request, view, queryset)
+        return queryset
 
 
 class _Or(BasePermission):
@@ -188,7 +206,7 @@ class _Or(BasePermission):
                 return True
         return False
 
-    @property  # type: ignore[misc]
+    @property
     def message(self) -> str:  # type: ignore[override]
         return self.second.message
 

@@ -49,6 +49,7 @@ from tortoise.models import Model
 from .actions import ActionSpec, get_action_spec
 from .exceptions import ErrorResponse, ImproperlyConfigured
 from .generics import STANDARD_ACTIONS, BoundAction, GenericViewSet
+from .permissions import AllowAny
 from .middleware import send_with_request_id
 from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
 from .state import SCOPE_KEY, BaseStateManager, RequestStore
@@ -60,8 +61,16 @@ V = TypeVar("V", bound=type[GenericViewSet[Any]])
 VIEW_PARAM = "fastapi_viewsets_view"
 BOUND_ATTR = "__fastapi_viewsets_bound__"
 
-_NOT_FOUND = {404: {"model": ErrorResponse, "description": "Not found"}}
-_CONFLICT = {409: {"model": ErrorResponse, "description": "Conflict with existing data"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Not found"}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "Conflict with existing data"}
+}
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Not authenticated"},
+    403: {"model": ErrorResponse, "description": "Permission denied"},
+}
 
 
 class ViewSetRoute(APIRoute):
@@ -211,6 +220,22 @@ class _Registration:
             permission_classes=permission_classes,
         )
 
+    def _may_refuse(self, bound: BoundAction) -> bool:
+        """Whether the action's permissions can refuse, to document its 401 and 403.
+
+        ``get_permissions()`` is asked on a bare instance that knows only its action; when it
+        needs more (the user, the request), the action is taken to be one that can refuse.
+        """
+        probe = self.cls.__new__(self.cls)
+        probe.action = bound.name
+        probe.bound = bound
+        probe.kwargs = {}
+        try:
+            permissions = list(probe.get_permissions())
+        except Exception:
+            return True
+        return not all(type(p) is AllowAny for p in permissions)
+
     def _lookup_parameter(self) -> inspect.Parameter:
         return inspect.Parameter(
             self.lookup,
@@ -288,6 +313,8 @@ class _Registration:
             return await getattr(view, name)(**kwargs)
 
         responses: dict[int | str, dict[str, Any]] = {}
+        if self._may_refuse(bound):
+            responses.update(_REFUSED)
         if detail:
             responses.update(_NOT_FOUND)
         if name in ("create", "update", "partial_update", "destroy"):
@@ -324,6 +351,8 @@ class _Registration:
         base = self.prefix + (f"/{{{self.lookup}}}" if spec.detail else "")
         path = f"{base}/{spec.url_path}" if spec.url_path else base
         responses: dict[int | str, dict[str, Any]] = dict(_NOT_FOUND) if spec.detail else {}
+        if self._may_refuse(bound):
+            responses.update(_REFUSED)
         responses.update(spec.route_kwargs.pop("responses", None) or {})
         kwargs = dict(spec.route_kwargs)
         if spec.response_model is not None:

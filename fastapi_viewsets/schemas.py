@@ -34,7 +34,7 @@ import types
 import typing
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, TypeVar, Union
 
 from pydantic import BaseModel, Field, create_model
 from tortoise.contrib.pydantic import pydantic_model_creator
@@ -45,6 +45,8 @@ from tortoise.queryset import QuerySet
 from .exceptions import ImproperlyConfigured
 
 __all__ = ("LoadPlan", "default_read_schema", "partial_schema")
+
+M = TypeVar("M", bound=Model)
 
 _generated_read: dict[type[Model], type[BaseModel]] = {}
 _generated_partial: dict[type[BaseModel], type[BaseModel]] = {}
@@ -89,9 +91,9 @@ def partial_schema(schema: type[BaseModel]) -> type[BaseModel]:
                 description=info.description,
                 examples=info.examples,
             )
-            annotation = (
-                Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            )
+            annotation: Any = info.annotation
+            for constraint in info.metadata:  # nested Annotated[...] flatten into one
+                annotation = Annotated[annotation, constraint]
             fields[name] = (annotation, copy)
         partial = create_model(f"Patched{schema.__name__}", __base__=schema, **fields)
         _generated_partial[schema] = partial
@@ -136,7 +138,7 @@ class LoadPlan:
         top = {path.split("__", 1)[0] for path in (*select, *prefetch)}
         return cls(tuple(select), tuple(prefetch), frozenset(top))
 
-    def apply(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    def apply(self, queryset: QuerySet[M]) -> QuerySet[M]:
         if self.select_related:
             queryset = queryset.select_related(*self.select_related)
         if self.prefetch_related:
