@@ -49,8 +49,8 @@ from tortoise.models import Model
 from .actions import ActionSpec, get_action_spec
 from .exceptions import ErrorResponse, ImproperlyConfigured
 from .generics import STANDARD_ACTIONS, BoundAction, GenericViewSet
-from .permissions import AllowAny
 from .middleware import send_with_request_id
+from .permissions import AllowAny
 from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
 from .state import SCOPE_KEY, BaseStateManager, RequestStore
 
