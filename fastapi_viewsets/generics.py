@@ -265,9 +265,38 @@ class GenericViewSet(Generic[ModelT]):
         await obj.save()
         return obj
 
+    def remember(self, obj: ModelT) -> None:
+        """Note ``obj``'s column values before an update, so only changed columns are saved."""
+        self._remembered = {name: getattr(obj, name) for name in obj._meta.fields_db_projection}
+
+    def changed_fields(self, obj: ModelT) -> list[str] | None:
+        """The columns of ``obj`` that differ from :meth:`remember`, plus ``auto_now`` ones.
+
+        ``None`` when nothing was remembered (then every column is saved).
+        """
+        remembered: dict[str, Any] | None = getattr(self, "_remembered", None)
+        if remembered is None:
+            return None
+        meta = obj._meta
+        changed = [name for name, value in remembered.items() if getattr(obj, name) != value]
+        auto_now = [
+            name
+            for name in meta.fields_db_projection
+            if getattr(meta.fields_map.get(name), "auto_now", False)
+        ]
+        return list(dict.fromkeys(changed + auto_now))
+
     async def perform_update(self, obj: ModelT) -> ModelT:
-        """Save ``obj``, changed from the body, and return it."""
-        await obj.save()
+        """Save the columns of ``obj`` that the body (or an override before ``super()``) changed.
+
+        Saving only those keeps two concurrent PATCHes of different fields from undoing each
+        other.
+        """
+        fields = self.changed_fields(obj)
+        if fields is None:
+            await obj.save()
+        elif fields:
+            await obj.save(update_fields=fields)
         return obj
 
     async def perform_destroy(self, obj: ModelT) -> None:

@@ -71,6 +71,7 @@ class UpdateModelMixin(GenericViewSet[ModelT]):
     async def _update(self, values: dict[str, Any]) -> Response:
         async with self.atomic(values):
             obj = await self.get_object()
+            self.remember(obj)
             obj.update_from_dict(values)
             updated = await self.perform_update(obj)
             obj = updated if updated is not None else obj
