@@ -44,6 +44,8 @@ from tortoise.transactions import in_transaction
 
 from ._integrity import conflict_from
 from .exceptions import NotAuthenticated, NotFound, PermissionDenied
+from .filters import FilterSet, Listing
+from .pagination import BasePagination
 from .permissions import AllowAny, BasePermission, PermissionLike, resolve
 from .schemas import LoadPlan, check_read_schema, default_read_schema
 from .state import BaseStateManager
@@ -77,6 +79,9 @@ class BoundAction:
     read_schema: type[BaseModel]
     write_schema: type[BaseModel] | None = None
     permission_classes: Sequence[PermissionLike] | None = None
+    #: Filters, search and ordering, for actions that list.
+    listing: Listing | None = None
+    pagination_class: type[BasePagination] | None = None
     one: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
     many: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
@@ -123,13 +128,28 @@ class GenericViewSet(Generic[ModelT]):
     permission_classes: ClassVar[Sequence[PermissionLike]] = (AllowAny,)
     #: The class ``self.state`` is an instance of; a view over the request's one state.
     state_class: ClassVar[type[BaseStateManager[Any]]] = BaseStateManager
+    #: How lists are paginated; ``None`` answers a plain JSON array.
+    pagination_class: ClassVar[type[BasePagination] | None] = None
+    #: ``{"field": ["exact", "icontains"], "owner__name": ["exact"]}``: filter parameters.
+    filterset_fields: ClassVar[Mapping[str, Sequence[str]] | None] = None
+    #: A FilterSet for filters beyond ``field__lookup``.
+    filterset_class: ClassVar[type[FilterSet] | None] = None
+    #: Fields ``?search=`` looks in; ``^`` starts-with, ``=`` exact (both ignore case).
+    search_fields: ClassVar[Sequence[str] | None] = None
+    #: Fields ``?ordering=`` may name.
+    ordering_fields: ClassVar[Sequence[str] | None] = None
+    #: The default order of lists (the primary key is always appended).
+    ordering: ClassVar[Sequence[str] | None] = None
 
     # Set for each request, on a new instance.
     request: Request
     action: str
     kwargs: dict[str, Any]
+    query_params: dict[str, Any]
     state: BaseStateManager[Any]
     bound: BoundAction
+    #: The order ``filter_queryset`` applied (the request's ``?ordering=`` or the default).
+    ordering_used: list[str] | None = None
 
     @property
     def user(self) -> Any:
@@ -176,8 +196,28 @@ class GenericViewSet(Generic[ModelT]):
         return queryset
 
     def filter_queryset(self, queryset: QuerySet[ModelT]) -> QuerySet[ModelT]:
-        """Narrow ``queryset`` for a listing (filters, search and ordering hook in here)."""
-        return queryset
+        """Apply the request's filters, search and ordering to a listing's ``queryset``."""
+        listing = self.bound.listing
+        if listing is None:
+            return queryset
+        queryset, ordering = listing.apply(self, queryset, getattr(self, "query_params", {}))
+        self.ordering_used = ordering
+        return queryset.order_by(*ordering)
+
+    @property
+    def paginator(self) -> BasePagination | None:
+        """A new instance of the action's pagination class, or ``None``."""
+        pagination_class = self.bound.pagination_class
+        return pagination_class() if pagination_class is not None else None
+
+    async def list_response(self, queryset: QuerySet[ModelT]) -> Response:
+        """Filter, order, paginate and serialise ``queryset`` (used by list and listing
+        actions)."""
+        queryset = self.filter_queryset(self.scope_queryset(queryset))
+        paginator = self.paginator
+        if paginator is not None:
+            return await paginator.paginate(self, queryset, getattr(self, "query_params", {}))
+        return self.make_response(await self.load(queryset), many=True)
 
     def get_lookup_value(self) -> Any:
         return self.kwargs[self.lookup_field]

@@ -41,8 +41,7 @@ __all__ = (
 
 class ListModelMixin(GenericViewSet[ModelT]):
     async def list(self) -> Response:
-        objects = await self.load(self.filter_queryset(self.scope_queryset(self.get_queryset())))
-        return self.make_response(objects, many=True)
+        return await self.list_response(self.get_queryset())
 
 
 class CreateModelMixin(GenericViewSet[ModelT]):

@@ -45,11 +45,14 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from .actions import ActionSpec, get_action_spec
 from .exceptions import ErrorResponse, ImproperlyConfigured
+from .filters import Listing
 from .generics import STANDARD_ACTIONS, BoundAction, GenericViewSet
 from .middleware import send_with_request_id
+from .pagination import BasePagination
 from .permissions import AllowAny
 from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
 from .state import SCOPE_KEY, BaseStateManager, RequestStore
@@ -66,6 +69,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "Conflict with existing data"}
+}
+_BAD_REQUEST: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Bad ordering or cursor"}
 }
 _REFUSED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Not authenticated"},
@@ -145,6 +151,18 @@ class _Registration:
         self.lookup_type = lookup_annotation(model, self.lookup, self.owner)
         self.tags: list[Any] | None = None if router.tags else [self.basename]
         self._check_basename()
+        listing = Listing(cls, model, self.owner)
+        self.listing = None if listing.is_empty else listing
+        self.pagination_class = cls.pagination_class
+        if self.pagination_class is not None:
+            if not (
+                isinstance(self.pagination_class, type)
+                and issubclass(self.pagination_class, BasePagination)
+            ):
+                raise ImproperlyConfigured(
+                    f"{self.owner}.pagination_class must be a BasePagination subclass or None."
+                )
+            self.pagination_class.check(cls, self.owner)
 
     def _check_basename(self) -> None:
         for route in self.router.routes:
@@ -205,6 +223,7 @@ class _Registration:
         detail: bool,
         write_schema: type[BaseModel] | None = None,
         permission_classes: Any = None,
+        lists: bool = False,
     ) -> BoundAction:
         read_schema = self.cls.get_schema_class(name)
         if read_schema is None:
@@ -218,7 +237,22 @@ class _Registration:
             read_schema=read_schema,
             write_schema=write_schema,
             permission_classes=permission_classes,
+            listing=self.listing if lists else None,
+            pagination_class=self.pagination_class if lists else None,
         )
+
+    def _listing_parameters(self, bound: BoundAction) -> list[inspect.Parameter]:
+        params: list[inspect.Parameter] = []
+        if bound.listing is not None:
+            params.extend(p.parameter() for p in bound.listing.params)
+        if bound.pagination_class is not None:
+            params.extend(bound.pagination_class.query_parameters())
+        return params
+
+    def _list_response_model(self, bound: BoundAction) -> Any:
+        if bound.pagination_class is not None:
+            return bound.pagination_class.response_model(bound.read_schema)
+        return list[bound.read_schema]  # type: ignore[name-defined]
 
     def _may_refuse(self, bound: BoundAction) -> bool:
         """Whether the action's permissions can refuse, to document its 401 and 403.
@@ -255,14 +289,24 @@ class _Registration:
     ) -> Callable[..., Any]:
         factory = _view_factory(self.cls, bound)
         lookup = self.lookup
+        query = self._listing_parameters(bound)
+        query_names = [p.name for p in query]
 
         async def endpoint(**kwargs: Any) -> Any:
             view = kwargs.pop(VIEW_PARAM)
             if bound.detail:
                 view.kwargs[lookup] = kwargs.pop(lookup)
+            view.query_params = {name: kwargs.pop(name) for name in query_names}
             return await call(view, kwargs)
 
-        signature_params = [*params]
+        taken = {p.name for p in params}
+        for param in query:
+            if param.name in taken:
+                raise ImproperlyConfigured(
+                    f"{self.owner}.{bound.name}: the query parameter {param.name!r} of its "
+                    f"filters or pagination clashes with a parameter of the action. Rename one."
+                )
+        signature_params = [*params, *query]
         if bound.detail:
             signature_params.insert(0, self._lookup_parameter())
         # Last, so the action's own dependencies (which may set the user) run before permissions.
@@ -297,7 +341,7 @@ class _Registration:
             check_write_schema(write_schema, self.model, self.owner)
             if name == "partial_update":
                 write_schema = partial_schema(write_schema)
-        bound = self._bound(name, detail, write_schema)
+        bound = self._bound(name, detail, write_schema, lists=name == "list")
 
         params: list[inspect.Parameter] = []
         if write_schema is not None:
@@ -319,9 +363,11 @@ class _Registration:
             responses.update(_NOT_FOUND)
         if name in ("create", "update", "partial_update", "destroy"):
             responses.update(_CONFLICT)
+        if bound.listing is not None or bound.pagination_class is not None:
+            responses.update(_BAD_REQUEST)
         response_model: Any = None
         if name == "list":
-            response_model = list[bound.read_schema]  # type: ignore[name-defined]
+            response_model = self._list_response_model(bound)
         elif name != "destroy":
             response_model = bound.read_schema
         path = self.prefix + (f"/{{{self.lookup}}}" if detail else "")
@@ -341,12 +387,20 @@ class _Registration:
         )
 
     def _add_custom(self, name: str, func: Callable[..., Any], spec: ActionSpec) -> None:
-        bound = self._bound(name, spec.detail, permission_classes=spec.permission_classes)
         params, return_annotation = self._action_parameters(name, func, spec.detail)
+        lists = not spec.detail and _is_queryset(return_annotation)
+        bound = self._bound(
+            name, spec.detail, permission_classes=spec.permission_classes, lists=lists
+        )
 
         async def call(view: Any, kwargs: dict[str, Any]) -> Any:
-            return await getattr(view, name)(**kwargs)
+            result = await getattr(view, name)(**kwargs)
+            if lists and isinstance(result, QuerySet):
+                return await view.list_response(result)
+            return result
 
+        if lists:
+            return_annotation = inspect.Signature.empty
         endpoint = self._endpoint(bound, params, call, return_annotation)
         base = self.prefix + (f"/{{{self.lookup}}}" if spec.detail else "")
         path = f"{base}/{spec.url_path}" if spec.url_path else base
@@ -357,6 +411,10 @@ class _Registration:
         kwargs = dict(spec.route_kwargs)
         if spec.response_model is not None:
             kwargs["response_model"] = spec.response_model
+        elif lists:
+            kwargs["response_model"] = self._list_response_model(bound)
+            if bound.listing is not None or bound.pagination_class is not None:
+                responses.update(_BAD_REQUEST)
         kwargs.setdefault("tags", self.tags)
         kwargs.setdefault("summary", _summary(name, self.basename))
         for method in spec.methods:
@@ -424,6 +482,12 @@ def _view_factory(cls: type[GenericViewSet[Any]], bound: BoundAction) -> Callabl
 
     get_view.__name__ = f"{cls.__name__}_{bound.name}_view"
     return get_view
+
+
+def _is_queryset(annotation: Any) -> bool:
+    """Whether an action's return annotation says it returns a queryset to list."""
+    target = typing.get_origin(annotation) or annotation
+    return isinstance(target, type) and issubclass(target, QuerySet)
 
 
 def _summary(action: str, basename: str) -> str:

@@ -1,0 +1,414 @@
+"""Filtering, search and ordering of lists, declared on the viewset.
+
+::
+
+    @viewset(router)
+    class CompanyViewSet(ModelViewSet[Company]):
+        model = Company
+        filterset_fields = {
+            "name": ["exact", "icontains"],        # ?name=Acme  ?name__icontains=acm
+            "created_at": ["gte", "lte"],           # ?created_at__gte=2024-01-01T00:00:00Z
+            "owner__username": ["exact"],           # across a relation you allowed
+            "status": ["in"],                       # ?status__in=open,closed
+        }
+        search_fields = ["name", "^slug", "=owner__username"]   # ?search=acme corp
+        ordering_fields = ["name", "created_at"]                 # ?ordering=-created_at,name
+        ordering = ["-created_at"]                               # the default order
+
+Every parameter is a typed query parameter in OpenAPI, parsed by the model field's type (int,
+bool, date, datetime, decimal, UUID, enum). A value that does not parse is a 422 that names the
+parameter; an ``?ordering=`` field outside ``ordering_fields`` is a 400. Only declared
+parameters are read, so a client cannot filter on a field, or follow a relation, that the viewset
+did not allow.
+
+Search terms are split on spaces and commas; every term must match at least one of the
+``search_fields`` (case-insensitive ``icontains``; ``^`` for starts-with, ``=`` for an exact
+case-insensitive match). The order always ends with the primary key, so pages are stable.
+
+For filters beyond ``field__lookup``, write a :class:`FilterSet`::
+
+    class CompanyFilter(FilterSet):
+        fields = {"name": ["icontains"]}
+        has_projects = Filter(bool, method="filter_has_projects",
+                              description="Only companies with (or without) projects.")
+
+        def filter_has_projects(self, queryset, value):
+            return queryset.filter(projects__id__isnull=not value).distinct()
+
+    class CompanyViewSet(ModelViewSet[Company]):
+        filterset_class = CompanyFilter
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import inspect
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from fastapi import Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+from tortoise.expressions import Q
+from tortoise.fields.base import Field as TortoiseField
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from .exceptions import ImproperlyConfigured, ParseError
+
+if TYPE_CHECKING:
+    from .generics import GenericViewSet
+
+__all__ = ("Filter", "FilterSet", "Listing", "QueryParam")
+
+TEXT_LOOKUPS = frozenset(
+    {"iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"}
+)
+LOOKUPS = TEXT_LOOKUPS | {"exact", "not", "gt", "gte", "lt", "lte", "in", "isnull"}
+_SEARCH_PREFIXES = {"^": "istartswith", "=": "iexact", "@": "icontains"}
+_TERMS = re.compile(r"[\s,]+")
+SEARCH_PARAM = "search"
+ORDERING_PARAM = "ordering"
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One filter parameter of a :class:`FilterSet`.
+
+    ``field_name`` is a model path (``"owner__username"``); it defaults to the attribute's name.
+    ``type`` is the value's type; it defaults to the field's. With ``method``, the FilterSet's
+    method of that name gets ``(queryset, value)`` and returns the filtered queryset.
+    """
+
+    type: Any = None
+    field_name: str | None = None
+    lookup: str = "exact"
+    method: str | None = None
+    description: str | None = None
+
+
+class FilterSet:
+    """A reusable set of filters: ``fields`` as in ``filterset_fields``, plus :class:`Filter`
+    attributes. Its methods run with ``self.view``, the viewset serving the request."""
+
+    fields: ClassVar[Mapping[str, Sequence[str]]] = {}
+    view: GenericViewSet[Any]
+
+    @classmethod
+    def declared_filters(cls) -> dict[str, Filter]:
+        found: dict[str, Filter] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Filter):
+                    found[name] = value
+        return found
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """A query parameter of a list route, and how its value narrows the queryset."""
+
+    name: str
+    annotation: Any
+    description: str
+    apply: Callable[[GenericViewSet[Any], QuerySet[Any], Any], QuerySet[Any]] | None = None
+
+    def parameter(self) -> inspect.Parameter:
+        return inspect.Parameter(
+            self.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[self.annotation | None, Query(description=self.description)],
+            default=None,
+        )
+
+
+def _field_python_type(field: TortoiseField[Any]) -> Any:
+    enum_type = getattr(field, "enum_type", None)
+    if enum_type is not None:
+        return enum_type
+    python_type = field.field_type
+    if python_type in (int, str, bool, float, decimal.Decimal, uuid.UUID):
+        return python_type
+    if python_type in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta):
+        return python_type
+    return None
+
+
+def _find_model(model_name: str) -> type[Model] | None:
+    """The model class named ``"app.Name"``, when its name is unambiguous before Tortoise init."""
+    name = model_name.rsplit(".", 1)[-1]
+    found: list[type[Model]] = []
+    pending: list[type[Model]] = [Model]
+    while pending:
+        klass = pending.pop()
+        pending.extend(klass.__subclasses__())
+        if klass.__name__ == name and not klass._meta.abstract:
+            found.append(klass)
+    return found[0] if len(found) == 1 else None
+
+
+def resolve_field(
+    model: type[Model], path: str, owner: str
+) -> tuple[TortoiseField[Any] | None, bool]:
+    """The Tortoise field at ``path`` (``"owner__username"``), and whether it crosses a to-many
+    relation (so results may repeat). ``None`` when it cannot be known before Tortoise init."""
+    parts = path.split("__")
+    current = model
+    many = False
+    for index, part in enumerate(parts):
+        meta = current._meta
+        field = meta.fields_map.get(part)
+        last = index == len(parts) - 1
+        if field is None:
+            if part == "pk" and last:
+                return meta.fields_map[meta.pk_attr], many
+            if not meta._inited:
+                return None, True  # maybe a reverse relation, known only after init
+            raise ImproperlyConfigured(
+                f"{owner}: {path!r} names {part!r}, which {current.__name__} does not have."
+            )
+        relation = part in meta.fk_fields or part in meta.o2o_fields
+        to_many = part in meta.m2m_fields or part in meta.backward_fk_fields
+        if last:
+            if relation or to_many:
+                raise ImproperlyConfigured(
+                    f"{owner}: {path!r} ends on the relation {part!r}; name a field of the "
+                    f"related model, such as '{path}__id'."
+                )
+            return field, many
+        if not (relation or to_many or part in meta.backward_o2o_fields):
+            raise ImproperlyConfigured(
+                f"{owner}: {path!r} follows {part!r}, which is not a relation of "
+                f"{current.__name__}."
+            )
+        many = many or to_many
+        related = getattr(field, "related_model", None)
+        if not (isinstance(related, type) and issubclass(related, Model)):
+            related = _find_model(str(getattr(field, "model_name", "")))
+        if related is None:
+            return None, True
+        current = related
+    return None, many  # pragma: no cover - the loop always returns
+
+
+def _raise_invalid(name: str, raw: Any, message: str) -> None:
+    raise RequestValidationError(
+        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": raw}]
+    )
+
+
+def _converter(name: str, python_type: Any, lookup: str) -> Callable[[Any], Any]:
+    """Parse a raw value of parameter ``name`` for ``lookup`` (lists for ``in``)."""
+    if lookup == "isnull":
+        return lambda value: value
+    adapter: TypeAdapter[Any] | None = TypeAdapter(python_type) if python_type else None
+
+    def one(raw: Any) -> Any:
+        if adapter is None or lookup in TEXT_LOOKUPS:
+            return raw
+        try:
+            return adapter.validate_python(raw)
+        except ValidationError as exc:
+            _raise_invalid(name, raw, exc.errors()[0]["msg"])
+            raise  # pragma: no cover - _raise_invalid always raises
+
+    if lookup == "in":
+        return lambda raw: [one(part) for part in str(raw).split(",") if part != ""]
+    return one
+
+
+class Listing:
+    """The compiled filters, search and ordering of one viewset's list routes."""
+
+    def __init__(self, cls: type[GenericViewSet[Any]], model: type[Model], owner: str) -> None:
+        self.owner = owner
+        self.model = model
+        self.params: list[QueryParam] = []
+        self.distinct = False
+        self._add_filters(cls)
+        self.search_fields = tuple(getattr(cls, "search_fields", None) or ())
+        self._add_search()
+        self.ordering_fields = tuple(getattr(cls, "ordering_fields", None) or ())
+        self.default_ordering = tuple(getattr(cls, "ordering", None) or ())
+        self._add_ordering()
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.params and not self.default_ordering
+
+    # --- filters --------------------------------------------------------------------------
+
+    def _add_filters(self, cls: type[GenericViewSet[Any]]) -> None:
+        fields: dict[str, Sequence[str]] = dict(getattr(cls, "filterset_fields", None) or {})
+        filterset: type[FilterSet] | None = getattr(cls, "filterset_class", None)
+        declared: dict[str, Filter] = {}
+        if filterset is not None:
+            if not (isinstance(filterset, type) and issubclass(filterset, FilterSet)):
+                raise ImproperlyConfigured(f"{self.owner}.filterset_class must be a FilterSet.")
+            fields = {**filterset.fields, **fields}
+            declared = filterset.declared_filters()
+        for path, lookups in fields.items():
+            if isinstance(lookups, str):
+                raise ImproperlyConfigured(
+                    f"{self.owner}: filterset_fields[{path!r}] must be a list of lookups, "
+                    f"such as ['exact'], not the string {lookups!r}."
+                )
+            for lookup in lookups:
+                name = path if lookup == "exact" else f"{path}__{lookup}"
+                self._add_filter(name, Filter(field_name=path, lookup=lookup), filterset)
+        for name, declared_filter in declared.items():
+            self._add_filter(name, declared_filter, filterset)
+
+    def _add_filter(self, name: str, spec: Filter, filterset: type[FilterSet] | None) -> None:
+        if spec.lookup not in LOOKUPS:
+            raise ImproperlyConfigured(
+                f"{self.owner}: unknown lookup {spec.lookup!r} for {name!r}. "
+                f"Use one of: {', '.join(sorted(LOOKUPS))}."
+            )
+        path = spec.field_name or name
+        if spec.method is not None:
+            method_name = spec.method
+            if filterset is None or not callable(getattr(filterset, method_name, None)):
+                raise ImproperlyConfigured(
+                    f"{self.owner}: filter {name!r} names method {method_name!r}, which its "
+                    f"FilterSet does not define."
+                )
+            python_type = spec.type or str
+            convert = _converter(name, python_type, "exact")
+
+            def apply_method(view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
+                instance = filterset()
+                instance.view = view
+                result: QuerySet[Any] = getattr(instance, method_name)(queryset, convert(raw))
+                return result
+
+            self.params.append(QueryParam(name, python_type, _describe(spec, name), apply_method))
+            return
+        field, many = resolve_field(self.model, path, self.owner)
+        self.distinct = self.distinct or many
+        field_type = spec.type or (_field_python_type(field) if field is not None else None)
+        if spec.lookup == "isnull":
+            annotation: Any = bool
+        elif spec.lookup in ("in",) or spec.lookup in TEXT_LOOKUPS or field_type is None:
+            annotation = str
+        else:
+            annotation = field_type
+        convert = _converter(name, field_type, spec.lookup)
+        key = path if spec.lookup == "exact" else f"{path}__{spec.lookup}"
+
+        def apply(view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
+            return queryset.filter(**{key: convert(raw)})
+
+        self.params.append(QueryParam(name, annotation, _describe(spec, name), apply))
+
+    # --- search -----------------------------------------------------------------------------
+
+    def _add_search(self) -> None:
+        if not self.search_fields:
+            return
+        lookups: list[str] = []
+        for entry in self.search_fields:
+            prefix = entry[0] if entry[:1] in _SEARCH_PREFIXES else ""
+            path = entry[1:] if prefix else entry
+            lookup = _SEARCH_PREFIXES.get(prefix, "icontains")
+            _, many = resolve_field(self.model, path, self.owner)
+            self.distinct = self.distinct or many
+            lookups.append(f"{path}__{lookup}")
+
+        def apply(view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
+            for term in (t for t in _TERMS.split(str(raw)) if t):
+                queryset = queryset.filter(
+                    Q(*(Q(**{lookup: term}) for lookup in lookups), join_type="OR")
+                )
+            return queryset
+
+        fields = ", ".join(self.search_fields)
+        self.params.append(
+            QueryParam(
+                SEARCH_PARAM,
+                str,
+                f"Search terms (separated by spaces); each must match one of: {fields}.",
+                apply,
+            )
+        )
+
+    # --- ordering ---------------------------------------------------------------------------
+
+    def _add_ordering(self) -> None:
+        for entry in self.default_ordering:
+            resolve_field(self.model, entry.lstrip("-"), self.owner)
+        for entry in self.ordering_fields:
+            resolve_field(self.model, entry, self.owner)
+        if self.ordering_fields:
+            fields = ", ".join(self.ordering_fields)
+            self.params.append(
+                QueryParam(
+                    ORDERING_PARAM,
+                    str,
+                    f"Comma-separated fields to order by, '-' for descending. One of: {fields}.",
+                )
+            )
+
+    def ordering_for(self, raw: str | None) -> list[str]:
+        """The requested (or default) ordering, ending with the primary key."""
+        if raw:
+            ordering = []
+            for part in (p.strip() for p in raw.split(",")):
+                if not part:
+                    continue
+                if part.lstrip("-") not in self.ordering_fields:
+                    allowed = ", ".join(self.ordering_fields)
+                    raise ParseError(
+                        f"Cannot order by {part.lstrip('-')!r}; ordering accepts: {allowed}.",
+                        code="invalid_ordering",
+                    )
+                ordering.append(part)
+        else:
+            ordering = list(self.default_ordering)
+        pk = self.model._meta.pk_attr
+        if not any(o.lstrip("-") in ("pk", pk) for o in ordering):
+            ordering.append(pk)
+        return ordering
+
+    # --- applying ---------------------------------------------------------------------------
+
+    def apply(
+        self, view: GenericViewSet[Any], queryset: QuerySet[Any], values: Mapping[str, Any]
+    ) -> tuple[QuerySet[Any], list[str]]:
+        """Filter and search ``queryset`` with ``values``; return it and its ordering."""
+        for param in self.params:
+            value = values.get(param.name)
+            if value is None or param.apply is None:
+                continue
+            queryset = param.apply(view, queryset, value)
+        if self.distinct:
+            queryset = queryset.distinct()
+        return queryset, self.ordering_for(values.get(ORDERING_PARAM))
+
+
+def _describe(spec: Filter, name: str) -> str:
+    if spec.description:
+        return spec.description
+    path = spec.field_name or name
+    words = {
+        "exact": "equals",
+        "not": "differs from",
+        "iexact": "equals, ignoring case,",
+        "contains": "contains",
+        "icontains": "contains, ignoring case,",
+        "startswith": "starts with",
+        "istartswith": "starts with, ignoring case,",
+        "endswith": "ends with",
+        "iendswith": "ends with, ignoring case,",
+        "gt": "is greater than",
+        "gte": "is at least",
+        "lt": "is less than",
+        "lte": "is at most",
+        "in": "is one of (comma-separated)",
+        "isnull": "is null (true) or not (false):",
+    }
+    return f"Rows whose {path.replace('__', '.')} {words[spec.lookup]} the value."
