@@ -37,6 +37,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 ACTION_ATTR = "__fastapi_viewsets_action__"
 
 
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+#: ``response_model`` was not passed: FastAPI infers it from the return annotation.
+NOT_GIVEN: Any = _NotGiven()
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     """What ``@action`` recorded about a method."""
@@ -45,7 +54,7 @@ class ActionSpec:
     detail: bool
     url_path: str
     url_name: str
-    response_model: Any = None
+    response_model: Any = NOT_GIVEN
     status_code: int | None = None
     permission_classes: Sequence[PermissionLike] | None = None
     route_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -56,7 +65,7 @@ def action(
     detail: bool = False,
     url_path: str | None = None,
     url_name: str | None = None,
-    response_model: Any = None,
+    response_model: Any = NOT_GIVEN,
     status_code: int | None = None,
     permission_classes: Sequence[PermissionLike] | None = None,
     **route_kwargs: Any,

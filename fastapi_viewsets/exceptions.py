@@ -73,36 +73,48 @@ class APIException(HTTPException):
 
 
 class ParseError(APIException):
+    """400: a malformed request that validation does not cover (bad ordering, bad cursor)."""
+
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "Malformed request."
     default_code = "parse_error"
 
 
 class NotAuthenticated(APIException):
+    """401: the action needs a user and the request has none."""
+
     status_code = status.HTTP_401_UNAUTHORIZED
     default_detail = "Authentication credentials were not provided."
     default_code = "not_authenticated"
 
 
 class PermissionDenied(APIException):
+    """403: the request's user may not do this."""
+
     status_code = status.HTTP_403_FORBIDDEN
     default_detail = "You do not have permission to perform this action."
     default_code = "permission_denied"
 
 
 class NotFound(APIException):
+    """404: the object does not exist, or is outside what this request may see."""
+
     status_code = status.HTTP_404_NOT_FOUND
     default_detail = "Not found."
     default_code = "not_found"
 
 
 class MethodNotAllowed(APIException):
+    """405: the route does not answer this HTTP method."""
+
     status_code = status.HTTP_405_METHOD_NOT_ALLOWED
     default_detail = "Method not allowed."
     default_code = "method_not_allowed"
 
 
 class Conflict(APIException):
+    """409: the write conflicts with existing data (a uniqueness or reference constraint)."""
+
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
     default_code = "conflict"

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
+from pydantic import Field as PydanticField
 from pydantic import TypeAdapter, ValidationError
 from tortoise.expressions import Q
 from tortoise.fields.base import Field as TortoiseField
@@ -116,6 +117,8 @@ class QueryParam:
     annotation: Any
     description: str
     apply: Callable[[GenericViewSet[Any], QuerySet[Any], Any], QuerySet[Any]] | None = None
+    #: Whether the filter crosses a to-many relation (its results need DISTINCT).
+    many: bool = False
 
     def parameter(self) -> inspect.Parameter:
         return inspect.Parameter(
@@ -201,6 +204,32 @@ def _raise_invalid(name: str, raw: Any, message: str) -> None:
     )
 
 
+def value_type(field: TortoiseField[Any] | None) -> Any:
+    """The type a filter value for ``field`` is parsed with, bounded like the column."""
+    if field is None:
+        return None
+    python_type = _field_python_type(field)
+    constraints = dict(getattr(field, "constraints", {}) or {})
+    if python_type is int and ("ge" in constraints or "le" in constraints):
+        return Annotated[int, PydanticField(ge=constraints.get("ge"), le=constraints.get("le"))]
+    return python_type
+
+
+def _normalise(value: Any) -> Any:
+    # Rows are stored in UTC; a naive value is taken as UTC, an offset converted to UTC.
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.timezone.utc)
+        return value.astimezone(datetime.timezone.utc)
+    return value
+
+
+def check_text(name: str, raw: Any) -> Any:
+    if isinstance(raw, str) and "\x00" in raw:
+        _raise_invalid(name, raw, "Text may not contain NUL characters.")
+    return raw
+
+
 def _converter(name: str, python_type: Any, lookup: str) -> Callable[[Any], Any]:
     """Parse a raw value of parameter ``name`` for ``lookup`` (lists for ``in``)."""
     if lookup == "isnull":
@@ -208,10 +237,11 @@ def _converter(name: str, python_type: Any, lookup: str) -> Callable[[Any], Any]
     adapter: TypeAdapter[Any] | None = TypeAdapter(python_type) if python_type else None
 
     def one(raw: Any) -> Any:
+        check_text(name, raw)
         if adapter is None or lookup in TEXT_LOOKUPS:
             return raw
         try:
-            return adapter.validate_python(raw)
+            return _normalise(adapter.validate_python(raw))
         except ValidationError as exc:
             _raise_invalid(name, raw, exc.errors()[0]["msg"])
             raise  # pragma: no cover - _raise_invalid always raises
@@ -221,24 +251,68 @@ def _converter(name: str, python_type: Any, lookup: str) -> Callable[[Any], Any]
     return one
 
 
+@dataclass
+class _FieldFilter:
+    """A ``field__lookup`` filter; its converter is made on first use, when Tortoise knows
+    every relation (a related field's type may be unknown at registration)."""
+
+    owner: str
+    model: type[Model]
+    name: str
+    path: str
+    lookup: str
+    declared_type: Any
+    converter: Callable[[Any], Any] | None = None
+
+    def __call__(self, view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
+        if self.converter is None:
+            field, _ = resolve_field(self.model, self.path, self.owner)
+            self.converter = _converter(
+                self.name, self.declared_type or value_type(field), self.lookup
+            )
+        key = self.path if self.lookup == "exact" else f"{self.path}__{self.lookup}"
+        return queryset.filter(**{key: self.converter(raw)})
+
+
 class Listing:
     """The compiled filters, search and ordering of one viewset's list routes."""
+
+    #: More search terms than this are a 400: each term adds a clause to the query.
+    max_search_terms = 10
 
     def __init__(self, cls: type[GenericViewSet[Any]], model: type[Model], owner: str) -> None:
         self.owner = owner
         self.model = model
         self.params: list[QueryParam] = []
-        self.distinct = False
+        self.paths: list[str] = []
+        self._checked = model._meta._inited
         self._add_filters(cls)
         self.search_fields = tuple(getattr(cls, "search_fields", None) or ())
         self._add_search()
         self.ordering_fields = tuple(getattr(cls, "ordering_fields", None) or ())
         self.default_ordering = tuple(getattr(cls, "ordering", None) or ())
         self._add_ordering()
+        names = [p.name for p in self.params]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ImproperlyConfigured(
+                f"{owner}: the query parameter(s) {', '.join(duplicates)} are declared twice "
+                f"(in filterset_fields, the FilterSet, search or ordering). Rename one."
+            )
 
     @property
     def is_empty(self) -> bool:
         return not self.params and not self.default_ordering
+
+    def check(self) -> None:
+        """Check every declared path again once Tortoise knows all relations (names that could
+        be reverse relations are accepted at registration, before ``Tortoise.init``)."""
+        if self._checked or not self.model._meta._inited:
+            return
+        for path in self.paths:
+            if path != "pk":
+                resolve_field(self.model, path, self.owner)
+        self._checked = True
 
     # --- filters --------------------------------------------------------------------------
 
@@ -289,21 +363,16 @@ class Listing:
             self.params.append(QueryParam(name, python_type, _describe(spec, name), apply_method))
             return
         field, many = resolve_field(self.model, path, self.owner)
-        self.distinct = self.distinct or many
-        field_type = spec.type or (_field_python_type(field) if field is not None else None)
+        self.paths.append(path)
+        field_type = spec.type or value_type(field)
         if spec.lookup == "isnull":
             annotation: Any = bool
-        elif spec.lookup in ("in",) or spec.lookup in TEXT_LOOKUPS or field_type is None:
+        elif spec.lookup == "in" or spec.lookup in TEXT_LOOKUPS or field_type is None:
             annotation = str
         else:
             annotation = field_type
-        convert = _converter(name, field_type, spec.lookup)
-        key = path if spec.lookup == "exact" else f"{path}__{spec.lookup}"
-
-        def apply(view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
-            return queryset.filter(**{key: convert(raw)})
-
-        self.params.append(QueryParam(name, annotation, _describe(spec, name), apply))
+        apply = _FieldFilter(self.owner, self.model, name, path, spec.lookup, spec.type)
+        self.params.append(QueryParam(name, annotation, _describe(spec, name), apply, many))
 
     # --- search -----------------------------------------------------------------------------
 
@@ -311,16 +380,24 @@ class Listing:
         if not self.search_fields:
             return
         lookups: list[str] = []
+        many = False
         for entry in self.search_fields:
             prefix = entry[0] if entry[:1] in _SEARCH_PREFIXES else ""
             path = entry[1:] if prefix else entry
             lookup = _SEARCH_PREFIXES.get(prefix, "icontains")
-            _, many = resolve_field(self.model, path, self.owner)
-            self.distinct = self.distinct or many
+            _, crosses = resolve_field(self.model, path, self.owner)
+            self.paths.append(path)
+            many = many or crosses
             lookups.append(f"{path}__{lookup}")
+        limit = self.max_search_terms
 
         def apply(view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
-            for term in (t for t in _TERMS.split(str(raw)) if t):
+            terms = [t for t in _TERMS.split(str(check_text(SEARCH_PARAM, raw))) if t]
+            if len(terms) > limit:
+                raise ParseError(
+                    f"Search with at most {limit} terms.", code="too_many_search_terms"
+                )
+            for term in terms:
                 queryset = queryset.filter(
                     Q(*(Q(**{lookup: term}) for lookup in lookups), join_type="OR")
                 )
@@ -331,8 +408,10 @@ class Listing:
             QueryParam(
                 SEARCH_PARAM,
                 str,
-                f"Search terms (separated by spaces); each must match one of: {fields}.",
+                f"Search terms (separated by spaces, at most {limit}); each must match one "
+                f"of: {fields}.",
                 apply,
+                many,
             )
         )
 
@@ -340,9 +419,15 @@ class Listing:
 
     def _add_ordering(self) -> None:
         for entry in self.default_ordering:
-            resolve_field(self.model, entry.lstrip("-"), self.owner)
+            self._check_ordering_entry(entry)
+            self.paths.append(_ordering_name(entry)[0])
         for entry in self.ordering_fields:
-            resolve_field(self.model, entry, self.owner)
+            if entry.startswith("-"):
+                raise ImproperlyConfigured(
+                    f"{self.owner}: ordering_fields lists field names without '-': {entry!r}."
+                )
+            self._check_ordering_entry(entry)
+            self.paths.append(entry)
         if self.ordering_fields:
             fields = ", ".join(self.ordering_fields)
             self.params.append(
@@ -353,41 +438,61 @@ class Listing:
                 )
             )
 
+    def _check_ordering_entry(self, entry: str) -> None:
+        name, _ = _ordering_name(entry)
+        if name != "pk":
+            resolve_field(self.model, name, self.owner)
+
     def ordering_for(self, raw: str | None) -> list[str]:
-        """The requested (or default) ordering, ending with the primary key."""
-        if raw:
-            ordering = []
-            for part in (p.strip() for p in raw.split(",")):
-                if not part:
-                    continue
-                if part.lstrip("-") not in self.ordering_fields:
-                    allowed = ", ".join(self.ordering_fields)
-                    raise ParseError(
-                        f"Cannot order by {part.lstrip('-')!r}; ordering accepts: {allowed}.",
-                        code="invalid_ordering",
-                    )
-                ordering.append(part)
-        else:
-            ordering = list(self.default_ordering)
-        pk = self.model._meta.pk_attr
-        if not any(o.lstrip("-") in ("pk", pk) for o in ordering):
-            ordering.append(pk)
+        """The requested ordering, or the default one; ``pk`` named by its field."""
+        if not raw:
+            return [self._pk(entry) for entry in self.default_ordering]
+        ordering = []
+        for part in (p.strip() for p in raw.split(",")):
+            if not part:
+                continue
+            name, _ = _ordering_name(part)
+            if name not in self.ordering_fields:
+                allowed = ", ".join(self.ordering_fields)
+                raise ParseError(
+                    f"Cannot order by {part!r}; ordering accepts: {allowed} (with '-' for "
+                    f"descending).",
+                    code="invalid_ordering",
+                )
+            ordering.append(self._pk(part))
         return ordering
+
+    def _pk(self, entry: str) -> str:
+        name, descending = _ordering_name(entry)
+        if name == "pk":
+            name = self.model._meta.pk_attr
+        return f"-{name}" if descending else name
 
     # --- applying ---------------------------------------------------------------------------
 
     def apply(
         self, view: GenericViewSet[Any], queryset: QuerySet[Any], values: Mapping[str, Any]
     ) -> tuple[QuerySet[Any], list[str]]:
-        """Filter and search ``queryset`` with ``values``; return it and its ordering."""
+        """Filter and search ``queryset`` with ``values``; return it and the requested (or
+        default) ordering, which may be empty."""
+        self.check()
+        distinct = False
         for param in self.params:
             value = values.get(param.name)
             if value is None or param.apply is None:
                 continue
             queryset = param.apply(view, queryset, value)
-        if self.distinct:
+            distinct = distinct or param.many
+        if distinct:
             queryset = queryset.distinct()
         return queryset, self.ordering_for(values.get(ORDERING_PARAM))
+
+
+def _ordering_name(entry: str) -> tuple[str, bool]:
+    """``("name", True)`` for ``"-name"``; a second ``-`` is part of the name (and unknown)."""
+    if entry.startswith("-"):
+        return entry[1:], True
+    return entry, False
 
 
 def _describe(spec: Filter, name: str) -> str:

@@ -35,9 +35,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
 from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import ValidationError as TortoiseValidationError
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -77,6 +79,7 @@ class BoundAction:
     detail: bool
     model: type[Model]
     read_schema: type[BaseModel]
+    basename: str = ""
     write_schema: type[BaseModel] | None = None
     permission_classes: Sequence[PermissionLike] | None = None
     #: Filters, search and ordering, for actions that list.
@@ -94,6 +97,27 @@ class BoundAction:
         """The relations to load; needs Tortoise's relations, so it is made on first use."""
         check_read_schema(self.read_schema, self.model, self.owner)
         return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
+
+
+def _column_error(field: Any, value: Any) -> str | None:
+    if value is None:
+        return None if field.null or field.generated else "This field may not be null."
+    constraints = getattr(field, "constraints", None) or {}
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "Text may not contain NUL characters."
+        max_length = constraints.get("max_length")
+        if max_length is not None and len(value) > max_length:
+            return f"Ensure this value has at most {max_length} characters."
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = constraints.get("ge"), constraints.get("le")
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"Ensure this value is between {low} and {high}."
+    try:
+        field.validate(value)
+    except TortoiseValidationError as exc:
+        return str(exc).split(": ", 1)[-1]
+    return None
 
 
 def authenticate_challenges(app: Any) -> list[str]:
@@ -198,11 +222,20 @@ class GenericViewSet(Generic[ModelT]):
     def filter_queryset(self, queryset: QuerySet[ModelT]) -> QuerySet[ModelT]:
         """Apply the request's filters, search and ordering to a listing's ``queryset``."""
         listing = self.bound.listing
-        if listing is None:
-            return queryset
-        queryset, ordering = listing.apply(self, queryset, getattr(self, "query_params", {}))
-        self.ordering_used = ordering
-        return queryset.order_by(*ordering)
+        ordering: list[str] = []
+        if listing is not None:
+            queryset, ordering = listing.apply(self, queryset, getattr(self, "query_params", {}))
+            self.ordering_used = ordering
+        pk = self.model._meta.pk_attr
+        if ordering:
+            if not any(o.lstrip("-") == pk for o in ordering):
+                ordering = [*ordering, pk]
+            return queryset.order_by(*ordering)
+        # Keep the order get_queryset() chose; without one, order by the primary key so that
+        # pages are stable. (Tortoise exposes a queryset's ordering only as `_orderings`.)
+        if not getattr(queryset, "_orderings", None):
+            return queryset.order_by(pk)
+        return queryset
 
     @property
     def paginator(self) -> BasePagination | None:
@@ -299,6 +332,27 @@ class GenericViewSet(Generic[ModelT]):
                 yield
         except IntegrityError as exc:
             raise await conflict_from(self.model, exc, values or {}, deleting=deleting) from None
+
+    def validate_values(self, values: Mapping[str, Any]) -> None:
+        """Check ``values`` against the model's columns before anything is written.
+
+        A value the column cannot hold (too long, out of the integer's range, ``null`` where the
+        column is not nullable, a NUL character, a failing field validator) is a 422 naming the
+        field, instead of a database error.
+        """
+        errors: list[dict[str, Any]] = []
+        fields_map = self.model._meta.fields_map
+        for name, value in values.items():
+            field = fields_map.get(name)
+            if field is None:
+                continue
+            message = _column_error(field, value)
+            if message is not None:
+                errors.append(
+                    {"type": "value_error", "loc": ("body", name), "msg": message, "input": value}
+                )
+        if errors:
+            raise RequestValidationError(errors)
 
     async def perform_create(self, obj: ModelT) -> ModelT:
         """Save the new, unsaved ``obj`` built from the body and return it."""

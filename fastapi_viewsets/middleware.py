@@ -5,7 +5,9 @@ dependencies of their routes needs nothing more. Add the middleware when you als
 
 - the state in your own middleware (``BaseStateManager.get_state()`` before ``call_next``);
 - ``get_state()`` in plain routes and their dependencies;
-- ``X-Request-ID`` on every response, 404s for unknown paths and unhandled 500s included.
+- ``X-Request-ID`` on every response, 404s for unknown paths and unhandled 500s included
+  (except when the app has its own handler for ``Exception`` or 500, or ``debug=True``: then
+  Starlette's outermost middleware answers, outside this one, and the header is not added).
 
 ::
 
@@ -91,5 +93,8 @@ class RequestStateMiddleware:
 
 
 def _app_handles_errors(scope: Scope) -> bool:
-    handlers = getattr(scope.get("app"), "exception_handlers", None) or {}
-    return 500 in handlers or Exception in handlers
+    """Whether Starlette should answer an unhandled error: the app has its own handler for
+    it, or runs with ``debug=True`` and shows a traceback page."""
+    app = scope.get("app")
+    handlers = getattr(app, "exception_handlers", None) or {}
+    return bool(getattr(app, "debug", False)) or 500 in handlers or Exception in handlers

@@ -40,13 +40,18 @@ __all__ = (
 
 
 class ListModelMixin(GenericViewSet[ModelT]):
+    """``GET {prefix}``: the rows of ``get_queryset()``, filtered, ordered and paginated."""
+
     async def list(self) -> Response:
         return await self.list_response(self.get_queryset())
 
 
 class CreateModelMixin(GenericViewSet[ModelT]):
+    """``POST {prefix}``: validate the body with the create schema, ``perform_create``, 201."""
+
     async def create(self, data: BaseModel) -> Response:
         values = data.model_dump()
+        self.validate_values(values)
         async with self.atomic(values):
             built = self.model(**values)
             created = await self.perform_create(built)
@@ -56,11 +61,15 @@ class CreateModelMixin(GenericViewSet[ModelT]):
 
 
 class RetrieveModelMixin(GenericViewSet[ModelT]):
+    """``GET {prefix}/{lookup}``: the object ``get_object()`` finds."""
+
     async def retrieve(self) -> Response:
         return self.make_response(await self.get_object())
 
 
 class UpdateModelMixin(GenericViewSet[ModelT]):
+    """``PUT`` (full replacement) and ``PATCH`` (only the fields sent) of ``{prefix}/{lookup}``."""
+
     async def update(self, data: BaseModel) -> Response:
         return await self._update(data.model_dump())
 
@@ -68,6 +77,7 @@ class UpdateModelMixin(GenericViewSet[ModelT]):
         return await self._update(data.model_dump(exclude_unset=True))
 
     async def _update(self, values: dict[str, Any]) -> Response:
+        self.validate_values(values)
         async with self.atomic(values):
             obj = await self.get_object()
             self.remember(obj)
@@ -79,6 +89,8 @@ class UpdateModelMixin(GenericViewSet[ModelT]):
 
 
 class DestroyModelMixin(GenericViewSet[ModelT]):
+    """``DELETE {prefix}/{lookup}``: ``perform_destroy`` and a 204 with an empty body."""
+
     async def destroy(self) -> Response:
         async with self.atomic(deleting=True):
             obj = await self.get_object()

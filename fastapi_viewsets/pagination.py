@@ -48,7 +48,7 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from .exceptions import ImproperlyConfigured, NotFound, ParseError
+from .exceptions import ErrorResponse, ImproperlyConfigured, NotFound, ParseError
 
 if TYPE_CHECKING:
     from .generics import GenericViewSet
@@ -97,6 +97,11 @@ class BasePagination:
     def response_model(cls, item: type[BaseModel]) -> Any:
         """The envelope's schema for OpenAPI."""
         return list[item]  # type: ignore[valid-type]
+
+    @classmethod
+    def responses(cls) -> dict[int | str, dict[str, Any]]:
+        """Error responses the class can answer with, for OpenAPI."""
+        return {}
 
     @classmethod
     def check(cls, viewset: type[GenericViewSet[Any]], owner: str) -> None:
@@ -148,6 +153,10 @@ class PageNumberPagination(BasePagination):
     @classmethod
     def response_model(cls, item: type[BaseModel]) -> Any:
         return _envelope("Paginated", item, count=True)
+
+    @classmethod
+    def responses(cls) -> dict[int | str, dict[str, Any]]:
+        return {404: {"model": ErrorResponse, "description": "Invalid page"}}
 
     async def paginate(
         self, view: GenericViewSet[Any], queryset: QuerySet[Any], params: dict[str, Any]
@@ -251,7 +260,7 @@ class CursorPagination(BasePagination):
             field = model._meta.fields_map.get(name)
             if name == "pk":
                 continue
-            if field is None or "__" in name:
+            if field is None or "__" in name or name not in model._meta.fields_db_projection:
                 raise ImproperlyConfigured(
                     f"{owner}: CursorPagination can order only by the model's own columns; "
                     f"{name!r} is not one. Remove it from ordering/ordering_fields."
@@ -331,9 +340,12 @@ class CursorPagination(BasePagination):
         self, view: GenericViewSet[Any], queryset: QuerySet[Any], params: dict[str, Any]
     ) -> Response:
         model = view.model
-        ordering = list(getattr(view, "ordering_used", None) or self.ordering)
         pk = model._meta.pk_attr
-        if not any(o.lstrip("-") in ("pk", pk) for o in ordering):
+        ordering = [
+            o.replace("pk", pk, 1) if o.lstrip("-") == "pk" else o
+            for o in (getattr(view, "ordering_used", None) or self.ordering)
+        ]
+        if not any(o.lstrip("-") == pk for o in ordering):
             ordering.append(pk)
         size = params.get(self.page_size_query_param) or self.page_size
         token = params.get(self.cursor_query_param)

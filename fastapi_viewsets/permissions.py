@@ -180,6 +180,10 @@ class _And(BasePermission):
     def message(self) -> str:  # type: ignore[override]
         return (self.failed or self.first).message
 
+    @property
+    def code(self) -> str:  # type: ignore[override]
+        return (self.failed or self.first).code
+
     def filter_queryset(self, request: Request, view: Any, queryset: Any) -> Any:
         for permission in (self.first, self.second):
             scope = getattr(permission, "filter_queryset", None)
@@ -191,16 +195,24 @@ class _And(BasePermission):
 class _Or(BasePermission):
     def __init__(self, first: BasePermission, second: BasePermission) -> None:
         self.first, self.second = first, second
+        # An instance serves one request, so each operand's request-level answer is asked once.
+        self._granted: dict[int, bool] = {}
+
+    async def _grants(self, permission: BasePermission, request: Request, view: Any) -> bool:
+        key = id(permission)
+        if key not in self._granted:
+            self._granted[key] = await resolve(permission.has_permission(request, view))
+        return self._granted[key]
 
     async def has_permission(self, request: Request, view: Any) -> bool:
-        return await resolve(self.first.has_permission(request, view)) or await resolve(
-            self.second.has_permission(request, view)
+        return await self._grants(self.first, request, view) or await self._grants(
+            self.second, request, view
         )
 
     async def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         # As DRF since 3.14: an operand grants object access only if it also grants the request.
         for permission in (self.first, self.second):
-            if await resolve(permission.has_permission(request, view)) and await resolve(
+            if await self._grants(permission, request, view) and await resolve(
                 permission.has_object_permission(request, view, obj)
             ):
                 return True

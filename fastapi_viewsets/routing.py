@@ -47,7 +47,7 @@ from starlette.types import Receive, Scope, Send
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from .actions import ActionSpec, get_action_spec
+from .actions import NOT_GIVEN, ActionSpec, get_action_spec
 from .exceptions import ErrorResponse, ImproperlyConfigured
 from .filters import Listing
 from .generics import STANDARD_ACTIONS, BoundAction, GenericViewSet
@@ -153,6 +153,7 @@ class _Registration:
         self._check_basename()
         listing = Listing(cls, model, self.owner)
         self.listing = None if listing.is_empty else listing
+        self.routes: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
         self.pagination_class = cls.pagination_class
         if self.pagination_class is not None:
             if not (
@@ -167,8 +168,7 @@ class _Registration:
     def _check_basename(self) -> None:
         for route in self.router.routes:
             bound = getattr(getattr(route, "endpoint", None), BOUND_ATTR, None)
-            name = getattr(route, "name", "")
-            if bound is not None and name.startswith(f"{self.basename}-"):
+            if bound is not None and bound.basename == self.basename:
                 raise ImproperlyConfigured(
                     f"{self.owner}: the basename {self.basename!r} is already used on this router "
                     f"by {bound.owner}. Pass a distinct basename: "
@@ -214,6 +214,9 @@ class _Registration:
         for name in ("retrieve", "update", "partial_update", "destroy"):
             if name in standard:
                 self._add_standard(name)
+        # Every check has passed: only now touch the router, so a mistake adds nothing.
+        for path, endpoint, kwargs in self.routes:
+            self.router.add_api_route(path, endpoint, route_class_override=ViewSetRoute, **kwargs)
 
     # --- building endpoints ---------------------------------------------------------------
 
@@ -231,6 +234,7 @@ class _Registration:
         check_read_schema(read_schema, self.model, self.owner)
         return BoundAction(
             owner=self.owner,
+            basename=self.basename,
             name=name,
             detail=detail,
             model=self.model,
@@ -248,6 +252,14 @@ class _Registration:
         if bound.pagination_class is not None:
             params.extend(bound.pagination_class.query_parameters())
         return params
+
+    def _listing_responses(self, bound: BoundAction) -> dict[int | str, dict[str, Any]]:
+        responses: dict[int | str, dict[str, Any]] = {}
+        if bound.listing is not None or bound.pagination_class is not None:
+            responses.update(_BAD_REQUEST)
+        if bound.pagination_class is not None:
+            responses.update(bound.pagination_class.responses())
+        return responses
 
     def _list_response_model(self, bound: BoundAction) -> Any:
         if bound.pagination_class is not None:
@@ -300,6 +312,13 @@ class _Registration:
             return await call(view, kwargs)
 
         taken = {p.name for p in params}
+        names = [p.name for p in query]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ImproperlyConfigured(
+                f"{self.owner}.{bound.name}: the query parameter(s) {', '.join(duplicates)} of "
+                f"its filters clash with its pagination's. Rename the filter."
+            )
         for param in query:
             if param.name in taken:
                 raise ImproperlyConfigured(
@@ -363,28 +382,25 @@ class _Registration:
             responses.update(_NOT_FOUND)
         if name in ("create", "update", "partial_update", "destroy"):
             responses.update(_CONFLICT)
-        if bound.listing is not None or bound.pagination_class is not None:
-            responses.update(_BAD_REQUEST)
+        responses.update(self._listing_responses(bound))
         response_model: Any = None
         if name == "list":
             response_model = self._list_response_model(bound)
         elif name != "destroy":
             response_model = bound.read_schema
         path = self.prefix + (f"/{{{self.lookup}}}" if detail else "")
-        self.router.add_api_route(
-            path,
-            self._endpoint(bound, params, call),
-            methods=[method],
-            response_model=response_model,
-            status_code=status_code,
-            response_class=Response if name == "destroy" else JSONResponse,
-            name=f"{self.basename}-{'detail' if detail else 'list'}",
-            operation_id=f"{self.basename}_{name}",
-            summary=_summary(name, self.basename),
-            tags=self.tags,
-            responses=responses,
-            route_class_override=ViewSetRoute,
-        )
+        route_kwargs: dict[str, Any] = {
+            "methods": [method],
+            "response_model": response_model,
+            "status_code": status_code,
+            "response_class": Response if name == "destroy" else JSONResponse,
+            "name": f"{self.basename}-{'detail' if detail else 'list'}",
+            "operation_id": f"{self.basename}_{name}",
+            "summary": _summary(name, self.basename),
+            "tags": self.tags,
+            "responses": responses,
+        }
+        self.routes.append((path, self._endpoint(bound, params, call), route_kwargs))
 
     def _add_custom(self, name: str, func: Callable[..., Any], spec: ActionSpec) -> None:
         params, return_annotation = self._action_parameters(name, func, spec.detail)
@@ -409,27 +425,24 @@ class _Registration:
             responses.update(_REFUSED)
         responses.update(spec.route_kwargs.pop("responses", None) or {})
         kwargs = dict(spec.route_kwargs)
-        if spec.response_model is not None:
+        if spec.response_model is not NOT_GIVEN:
             kwargs["response_model"] = spec.response_model
         elif lists:
             kwargs["response_model"] = self._list_response_model(bound)
-            if bound.listing is not None or bound.pagination_class is not None:
-                responses.update(_BAD_REQUEST)
+            responses.update(self._listing_responses(bound))
         kwargs.setdefault("tags", self.tags)
         kwargs.setdefault("summary", _summary(name, self.basename))
         for method in spec.methods:
             suffix = f"_{method.lower()}" if len(spec.methods) > 1 else ""
-            self.router.add_api_route(
-                path,
-                endpoint,
-                methods=[method],
-                status_code=spec.status_code,
-                name=f"{self.basename}-{spec.url_name}",
-                operation_id=f"{self.basename}_{name}{suffix}",
-                responses=responses,
-                route_class_override=ViewSetRoute,
+            route_kwargs = {
+                "methods": [method],
+                "status_code": spec.status_code,
+                "name": f"{self.basename}-{spec.url_name}",
+                "operation_id": f"{self.basename}_{name}{suffix}",
+                "responses": responses,
                 **kwargs,
-            )
+            }
+            self.routes.append((path, endpoint, route_kwargs))
 
     def _action_parameters(
         self, name: str, func: Callable[..., Any], detail: bool
@@ -462,7 +475,11 @@ class _Registration:
                     annotation=hints.get(param.name, param.annotation),
                 )
             )
-        return params, hints.get("return", inspect.Signature.empty)
+        returns = hints.get("return", inspect.Signature.empty)
+        if returns is None or returns is type(None):
+            # `-> None` means no body, not a response model of null.
+            returns = inspect.Signature.empty
+        return params, returns
 
 
 def _view_factory(cls: type[GenericViewSet[Any]], bound: BoundAction) -> Callable[..., Any]:
@@ -474,7 +491,9 @@ def _view_factory(cls: type[GenericViewSet[Any]], bound: BoundAction) -> Callabl
         view = cls()
         view.request = request
         view.action = bound.name
-        view.kwargs = {}
+        # The raw path values, as DRF gives them to initial(); the endpoint puts the parsed
+        # lookup in place before the action runs.
+        view.kwargs = dict(request.path_params)
         view.bound = bound
         view.state = cls.state_class.from_store(store)
         await view.initial()

@@ -64,11 +64,31 @@ def default_read_schema(model: type[Model]) -> type[BaseModel]:
             | meta.backward_fk_fields
             | meta.backward_o2o_fields
         )
-        schema = pydantic_model_creator(
-            model, name=f"{model.__name__}Read", exclude=tuple(relations)
+        columns_only = pydantic_model_creator(
+            model, name=f"{model.__name__}Columns", exclude=tuple(relations)
         )
+        keys: dict[str, Any] = {}
+        for name in sorted(meta.fk_fields | meta.o2o_fields):
+            field = meta.fields_map[name]
+            source = getattr(field, "source_field", None) or f"{name}_id"
+            key_type = _related_pk_type(field)
+            keys[source] = (key_type | None, None) if field.null else (key_type, ...)
+        schema = create_model(f"{model.__name__}Read", __base__=columns_only, **keys)
         _generated_read[model] = schema
     return schema
+
+
+def _related_pk_type(field: Any) -> Any:
+    """The type of the key a foreign key holds; ``int`` unless the target's key is known."""
+    from .filters import _find_model  # a late import: filters imports this module's users
+
+    related = getattr(field, "related_model", None)
+    if not (isinstance(related, type) and issubclass(related, Model)):
+        related = _find_model(str(getattr(field, "model_name", "")))
+    if related is None:
+        return int
+    pk_field = related._meta.fields_map[related._meta.pk_attr]
+    return pk_field.field_type or int
 
 
 def partial_schema(schema: type[BaseModel]) -> type[BaseModel]:
@@ -220,8 +240,9 @@ def check_write_schema(schema: type[BaseModel], model: type[Model], owner: str) 
     """Every field of a write schema must be a column of ``model``."""
     meta = model._meta
     allowed = columns(model)
-    for name, info in schema.model_fields.items():
-        attr = source_name(name, info)
+    # The body is written with model_dump(), by field name; aliases only name the JSON keys.
+    for attr in schema.model_fields:
+        name = attr
         if attr in allowed:
             continue
         if attr in meta.fk_fields or attr in meta.o2o_fields:

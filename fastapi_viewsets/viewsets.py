@@ -27,7 +27,7 @@ __all__ = ("GenericViewSet", "ModelViewSet", "ReadOnlyModelViewSet")
 class ReadOnlyModelViewSet(
     ListModelMixin[ModelT], RetrieveModelMixin[ModelT], GenericViewSet[ModelT]
 ):
-    pass
+    """List and retrieve."""
 
 
 class ModelViewSet(
@@ -38,4 +38,4 @@ class ModelViewSet(
     DestroyModelMixin[ModelT],
     GenericViewSet[ModelT],
 ):
-    pass
+    """List, create, retrieve, update, partial_update and destroy."""
