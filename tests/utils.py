@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import Tortoise, connections
 from tortoise.contrib.fastapi import RegisterTortoise
 from tortoise.contrib.test import truncate_all_models
@@ -60,10 +61,23 @@ def create_app(*routers: APIRouter, modules: Sequence[str] = MODELS, **kwargs: A
     return app
 
 
+def copy_lifespan_state(app: ASGIApp) -> ASGIApp:
+    """Give each request its own shallow copy of the lifespan state, as the ASGI spec asks of
+    servers (uvicorn does). asgi-lifespan hands every request the one dict, so without this
+    ``request.state`` would be shared by all requests of a test."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if "state" in scope:
+            scope = {**scope, "state": dict(scope["state"])}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run ``app``'s lifespan and give an HTTP client that talks to it in-process."""
     async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
+        transport = httpx.ASGITransport(app=copy_lifespan_state(manager.app))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client

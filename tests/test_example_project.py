@@ -1,0 +1,374 @@
+"""The example project, driven over HTTP as a client would use it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from tortoise import Tortoise, connections
+
+from example_project import auth
+from example_project.app import MODELS, create_app
+from example_project.seed import DEMO_PASSWORDS
+from tests.utils import DB_URL, IS_POSTGRES, serve
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 600k PBKDF2 rounds per demo user would spend seconds per test; hashes record their
+    # iteration count, so verification follows whatever count the hash was made with.
+    monkeypatch.setattr(auth, "PASSWORD_ITERATIONS", 1_000)
+
+
+async def drop_example_tables() -> None:
+    """PostgreSQL keeps tables between apps: drop ours so each test seeds a fresh database."""
+    await Tortoise.init(db_url=DB_URL, modules=MODELS)
+    try:
+        connection = connections.get("default")
+        for model in Tortoise.apps["models"].values():
+            await connection.execute_script(
+                f'DROP TABLE IF EXISTS "{model._meta.db_table}" CASCADE'
+            )
+    finally:
+        await Tortoise.close_connections()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    if IS_POSTGRES:
+        await drop_example_tables()
+    async with serve(create_app(db_url=DB_URL, seed=True)) as client:
+        yield client
+
+
+async def login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    response = await client.post(
+        "/auth/token", json={"username": username, "password": DEMO_PASSWORDS[username]}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def user_id(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    response = await client.get("/users/me", headers=headers)
+    assert response.status_code == 200, response.text
+    return int(response.json()["id"])
+
+
+async def names(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None
+) -> set[str]:
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    return {row["name"] for row in response.json()}
+
+
+async def organisation_id(client: httpx.AsyncClient, name: str, headers: dict[str, str]) -> int:
+    response = await client.get("/organisations", headers=headers)
+    return int(next(row["id"] for row in response.json() if row["name"] == name))
+
+
+async def task_id(client: httpx.AsyncClient, title: str) -> int:
+    response = await client.get("/tasks")
+    return int(next(row["id"] for row in response.json() if row["title"] == title))
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+async def test_login_with_json_or_form_gives_a_bearer_token(client: httpx.AsyncClient) -> None:
+    as_json = await client.post(
+        "/auth/token", json={"username": "alice", "password": "alice-password"}
+    )
+    as_form = await client.post(
+        "/auth/token", data={"username": "alice", "password": "alice-password"}
+    )
+
+    for response in (as_json, as_form):
+        assert response.status_code == 200
+        assert response.json()["token_type"] == "bearer"
+        me = await client.get(
+            "/users/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"}
+        )
+        assert me.json() == {"id": me.json()["id"], "username": "alice", "is_admin": False}
+
+
+async def test_wrong_password_or_unknown_user_is_401(client: httpx.AsyncClient) -> None:
+    wrong = await client.post("/auth/token", json={"username": "alice", "password": "nope"})
+    unknown = await client.post("/auth/token", data={"username": "mallory", "password": "x"})
+    missing = await client.post("/auth/token", json={"username": "alice"})
+
+    assert (wrong.status_code, unknown.status_code) == (401, 401)
+    assert wrong.json() == unknown.json() == {"detail": "Incorrect username or password."}
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    assert missing.status_code == 422
+
+
+def _forge(token: str, user: int) -> str:
+    """``token``'s signature on a payload that names another user."""
+    payload, signature = token.split(".")
+    expires = base64.urlsafe_b64decode(payload + "==").decode().split(":")[1]
+    forged = base64.urlsafe_b64encode(f"{user}:{expires}".encode()).rstrip(b"=").decode()
+    return f"{forged}.{signature}"
+
+
+async def test_tampered_or_expired_tokens_are_anonymous(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = await login(client, "alice")
+    token = alice["Authorization"].removeprefix("Bearer ")
+    bob_id = await user_id(client, await login(client, "bob"))
+    alice_id = await user_id(client, alice)
+    monkeypatch.setenv("EXAMPLE_SECRET_KEY", "another-key")
+    other_key = auth.sign_token(alice_id)
+    monkeypatch.delenv("EXAMPLE_SECRET_KEY")
+    bad_tokens = {
+        "forged user": _forge(token, bob_id),
+        "flipped signature": token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        "junk appended": token + "!",
+        "no signature": token.split(".")[0],
+        "expired": auth.sign_token(alice_id, expires_in=-1),
+        "other key": other_key,
+        "garbage": "not-a-token",
+    }
+
+    for reason, bad in bad_tokens.items():
+        headers = {"Authorization": f"Bearer {bad}"}
+        write = await client.post("/organisations", json={"name": "Nope"}, headers=headers)
+        assert write.status_code == 401, reason
+        assert write.json() == {"detail": "Authentication credentials were not provided."}
+        # Anonymous, not rejected: public reads still work and show public rows only.
+        assert await names(client, "/organisations", headers) == {"Acme", "Bobworks"}, reason
+
+    assert (await client.get("/users/me", headers=alice)).status_code == 200
+
+
+async def test_a_401_tells_the_client_to_use_a_bearer_token(client: httpx.AsyncClient) -> None:
+    response = await client.post("/organisations", json={"name": "Anonymous Inc"})
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_signup_then_login(client: httpx.AsyncClient) -> None:
+    created = await client.post("/users", json={"username": "dave", "password": "dave-password"})
+    taken = await client.post("/users", json={"username": "dave", "password": "other-password"})
+    token = await client.post("/auth/token", json={"username": "dave", "password": "dave-password"})
+
+    assert created.status_code == 201
+    assert created.json() == {"id": created.json()["id"], "username": "dave", "is_admin": False}
+    assert "password" not in created.text
+    assert taken.status_code == 409
+    assert taken.json() == {"detail": "A user with this username already exists."}
+    assert token.status_code == 200
+
+
+# --- row scoping ---------------------------------------------------------------------------
+
+
+async def test_anonymous_sees_only_public_organisations(client: httpx.AsyncClient) -> None:
+    response = await client.get("/organisations")
+
+    assert response.status_code == 200
+    assert [row["name"] for row in response.json()] == ["Acme", "Bobworks"]
+    acme = response.json()[0]
+    assert acme["owner"]["username"] == "alice"
+    assert {p["name"] for p in acme["projects"]} == {"Website", "Mobile app"}
+    assert await names(client, "/projects") == {"Website", "Mobile app", "Roadmap"}
+    hidden = await client.get("/organisations/2")  # Alice Labs, private
+    assert hidden.status_code == 404
+
+
+async def test_a_user_sees_public_and_their_own(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+    bob = await login(client, "bob")
+    carol = await login(client, "carol")
+
+    assert await names(client, "/organisations", alice) == {"Acme", "Alice Labs", "Bobworks"}
+    assert await names(client, "/organisations", bob) == {"Acme", "Bobworks", "Bob's Skunkworks"}
+    assert len(await names(client, "/organisations", carol)) == 4  # carol is an admin
+    labs = await organisation_id(client, "Alice Labs", alice)
+    assert (await client.get(f"/organisations/{labs}", headers=alice)).status_code == 200
+    assert (await client.get(f"/organisations/{labs}", headers=bob)).status_code == 404
+    assert "Time machine" in await names(client, "/projects", alice)
+    assert "Time machine" not in await names(client, "/projects", bob)
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+async def test_create_sets_the_owner_to_the_caller(client: httpx.AsyncClient) -> None:
+    bob = await login(client, "bob")
+
+    response = await client.post(
+        "/organisations",
+        json={"name": "Bob's Bakery", "is_public": False, "owner_id": 1},  # owner_id is ignored
+        headers=bob,
+    )
+
+    assert response.status_code == 201
+    assert response.json()["owner"]["username"] == "bob"
+    assert response.json()["projects"] == []
+    assert "Bob's Bakery" in await names(client, "/organisations", bob)
+    assert "Bob's Bakery" not in await names(client, "/organisations")
+    duplicate = await client.post("/organisations", json={"name": "Acme"}, headers=bob)
+    assert duplicate.status_code == 409
+
+
+async def test_only_the_owner_may_change_an_organisation(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+    bob = await login(client, "bob")
+    bobworks = await organisation_id(client, "Bobworks", bob)
+    skunkworks = await organisation_id(client, "Bob's Skunkworks", bob)
+
+    # By design: a row the caller can see but does not own is a 403 (IsOrganisationOwner); a
+    # row outside the caller's scope is a 404, so private organisations are not revealed.
+    visible = await client.patch(f"/organisations/{bobworks}", json={"name": "Mine"}, headers=alice)
+    hidden = await client.patch(
+        f"/organisations/{skunkworks}", json={"name": "Mine"}, headers=alice
+    )
+    deleted = await client.delete(f"/organisations/{bobworks}", headers=alice)
+    by_owner = await client.patch(
+        f"/organisations/{bobworks}", json={"is_public": False}, headers=bob
+    )
+
+    assert visible.status_code == 403
+    assert visible.json() == {"detail": "Only the organisation's owner may change it."}
+    assert hidden.status_code == 404
+    assert deleted.status_code == 403
+    assert by_owner.status_code == 200
+    assert by_owner.json()["name"] == "Bobworks"
+    assert by_owner.json()["is_public"] is False
+    assert "Bobworks" not in await names(client, "/organisations")
+
+
+async def test_projects_can_only_be_added_to_your_own_organisation(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = await login(client, "alice")
+    acme = await organisation_id(client, "Acme", alice)
+    bobworks = await organisation_id(client, "Bobworks", alice)
+
+    mine = await client.post(
+        "/projects", json={"name": "Docs", "organisation_id": acme}, headers=alice
+    )
+    theirs = await client.post(
+        "/projects", json={"name": "Docs", "organisation_id": bobworks}, headers=alice
+    )
+
+    assert mine.status_code == 201
+    assert mine.json()["organisation"] == {"id": acme, "name": "Acme", "is_public": True}
+    assert theirs.status_code == 403
+    assert "Docs" in await names(client, "/projects")
+    assert len([n for n in await names(client, "/projects") if n == "Docs"]) == 1
+
+
+# --- custom actions ------------------------------------------------------------------------
+
+
+async def test_project_stats_count_what_the_caller_can_see(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+    acme = await organisation_id(client, "Acme", alice)
+
+    anonymous = await client.get("/projects/stats")
+    as_alice = await client.get("/projects/stats", headers=alice)
+    only_acme = await client.get("/projects/stats", params={"organisation_id": acme})
+
+    assert anonymous.status_code == 200
+    assert anonymous.json() == {"projects": 3, "tasks": 5, "done": 1, "open": 4}
+    assert as_alice.json() == {"projects": 4, "tasks": 6, "done": 1, "open": 5}
+    assert only_acme.json() == {"projects": 2, "tasks": 3, "done": 1, "open": 2}
+
+
+async def test_the_assignee_completes_a_task_and_the_owner_is_notified(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="example_project")
+    bob = await login(client, "bob")
+    task = await task_id(client, "Write the landing page")  # in alice's Acme, assigned to bob
+
+    response = await client.post(f"/tasks/{task}/complete", headers=bob)
+    again = await client.post(f"/tasks/{task}/complete", headers=bob)
+
+    assert response.status_code == again.status_code == 200
+    assert response.json()["done"] is True
+    assert response.json()["assignee"]["username"] == "bob"
+    assert (await client.get(f"/tasks/{task}")).json()["done"] is True
+    # The notification ran as a background task, still inside the request's state.
+    # Completing twice is harmless and notifies once.
+    [notice] = [r for r in caplog.records if r.getMessage().startswith("notified alice")]
+    assert "'Write the landing page' was completed by bob" in notice.getMessage()
+    assert notice.request_id == response.headers["x-request-id"]  # type: ignore[attr-defined]
+
+
+async def test_completing_needs_the_assignee_or_the_owner(client: httpx.AsyncClient) -> None:
+    bob = await login(client, "bob")
+    alice = await login(client, "alice")
+    unassigned = await task_id(client, "Hire a designer")  # bob's Bobworks, nobody assigned
+    bobs_task_in_acme = await task_id(client, "Fix the login screen")
+
+    anonymous = await client.post(f"/tasks/{unassigned}/complete")
+    stranger = await client.post(f"/tasks/{unassigned}/complete", headers=alice)
+    owner = await client.post(f"/tasks/{bobs_task_in_acme}/complete", headers=alice)
+    missing = await client.post("/tasks/999999/complete", headers=alice)
+
+    assert anonymous.status_code == 401
+    assert stranger.status_code == 403
+    assert stranger.json() == {
+        "detail": "Only the task's assignee or the organisation's owner may complete it."
+    }
+    assert owner.status_code == 200
+    assert owner.json()["done"] is True
+    assert missing.status_code == 404
+    assert (await client.get(f"/tasks/{unassigned}", headers=bob)).json()["done"] is False
+
+
+# --- request ids and logging ---------------------------------------------------------------
+
+
+async def test_every_response_has_a_request_id(client: httpx.AsyncClient) -> None:
+    listed = await client.get("/organisations")
+    login_page = await client.post("/auth/token", json={"username": "x", "password": "y"})
+    unknown = await client.get("/no-such-page")
+    echoed = await client.get("/organisations", headers={"X-Request-ID": "trace-42"})
+
+    for response in (listed, login_page, unknown):
+        assert len(response.headers["x-request-id"]) == 36  # a uuid4
+    assert listed.headers["x-request-id"] != unknown.headers["x-request-id"]
+    assert echoed.headers["x-request-id"] == "trace-42"
+
+
+async def test_log_records_carry_the_request_id_and_user(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="example_project")
+    bob = await login(client, "bob")
+    bob_id = await user_id(client, bob)
+
+    response = await client.post(
+        "/organisations",
+        json={"name": "Logged Ltd"},
+        headers={**bob, "X-Request-ID": "req-logged-ltd"},
+    )
+
+    assert response.status_code == 201
+    assert response.headers["x-request-id"] == "req-logged-ltd"
+    [record] = [r for r in caplog.records if "organisation_created" in r.getMessage()]
+    assert record.request_id == "req-logged-ltd"  # type: ignore[attr-defined]
+    assert record.user_id == bob_id  # type: ignore[attr-defined]
+    [handler] = logging.getLogger("example_project").handlers  # what app.py configured
+    assert f"[req req-logged-ltd user {bob_id}] example_project.views" in handler.format(record)
+
+
+async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+
+    login_body = spec["paths"]["/auth/token"]["post"]["requestBody"]["content"]
+    assert set(login_body) == {"application/json", "application/x-www-form-urlencoded"}
+    assert spec["paths"]["/projects/stats"]["get"]["operationId"] == "project_stats"
+    assert "/tasks/{id}/complete" in spec["paths"]
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "password_hash" not in str(spec)
