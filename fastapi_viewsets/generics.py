@@ -10,7 +10,9 @@ each request a new instance is made, so anything set on ``self`` belongs to that
         create_schema = CompanyCreate
 
         def get_queryset(self):                       # every action starts here
-            return Company.filter(owner_id=self.user.id) if self.user else Company.none()
+            if self.user is None:
+                return Company.filter(is_public=True)
+            return Company.filter(owner_id=self.user.id)
 
         async def perform_create(self, obj):         # inside the action's transaction
             obj.owner_id = self.user.id
@@ -48,7 +50,7 @@ from ._integrity import conflict_from
 from .exceptions import NotAuthenticated, NotFound, PermissionDenied
 from .filters import FilterSet, Listing
 from .pagination import BasePagination
-from .permissions import AllowAny, BasePermission, PermissionLike, resolve
+from .permissions import AllowAny, BasePermission, PermissionLike, refusing_operand, resolve
 from .schemas import LoadPlan, check_read_schema, default_read_schema
 from .state import BaseStateManager
 
@@ -309,7 +311,8 @@ class GenericViewSet(Generic[ModelT]):
         """Raise 401 for a request without a user, else 403 with the permission's message."""
         if self.user is None:
             raise NotAuthenticated(headers=self.authenticate_headers())
-        raise PermissionDenied(permission.message, code=permission.code)
+        refusing = refusing_operand(permission, self)
+        raise PermissionDenied(refusing.message, code=refusing.code)
 
     def authenticate_headers(self) -> dict[str, str] | None:
         """``WWW-Authenticate`` for a 401, from the security schemes the app declares."""
@@ -332,6 +335,26 @@ class GenericViewSet(Generic[ModelT]):
                 yield
         except IntegrityError as exc:
             raise await conflict_from(self.model, exc, values or {}, deleting=deleting) from None
+
+    def get_write_values(
+        self, data: BaseModel, *, partial: bool = False, creating: bool = False
+    ) -> dict[str, Any]:
+        """The column values a validated body writes.
+
+        PATCH writes only the fields sent. The primary key is never changed by an update (the
+        URL names the row), and a create without one (or with ``null``) lets the database
+        generate it.
+        """
+        values = data.model_dump(exclude_unset=partial)
+        meta = self.model._meta
+        if creating:
+            for name in [n for n, v in values.items() if v is None]:
+                field = meta.fields_map.get(name)
+                if field is not None and (field.pk or field.generated):
+                    del values[name]
+        else:
+            values.pop(meta.pk_attr, None)
+        return values
 
     def validate_values(self, values: Mapping[str, Any]) -> None:
         """Check ``values`` against the model's columns before anything is written.

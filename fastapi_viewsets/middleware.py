@@ -57,7 +57,8 @@ class RequestStateMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        store = RequestStore.from_scope(scope, receive)
+        # No `receive`: the endpoint reads the body; a second reader would wait forever.
+        store = RequestStore.from_scope(scope)
         scope[SCOPE_KEY] = store
         started = False
         send_header = send_with_request_id(send, store)

@@ -50,7 +50,7 @@ class CreateModelMixin(GenericViewSet[ModelT]):
     """``POST {prefix}``: validate the body with the create schema, ``perform_create``, 201."""
 
     async def create(self, data: BaseModel) -> Response:
-        values = data.model_dump()
+        values = self.get_write_values(data, creating=True)
         self.validate_values(values)
         async with self.atomic(values):
             built = self.model(**values)
@@ -71,10 +71,10 @@ class UpdateModelMixin(GenericViewSet[ModelT]):
     """``PUT`` (full replacement) and ``PATCH`` (only the fields sent) of ``{prefix}/{lookup}``."""
 
     async def update(self, data: BaseModel) -> Response:
-        return await self._update(data.model_dump())
+        return await self._update(self.get_write_values(data))
 
     async def partial_update(self, data: BaseModel) -> Response:
-        return await self._update(data.model_dump(exclude_unset=True))
+        return await self._update(self.get_write_values(data, partial=True))
 
     async def _update(self, values: dict[str, Any]) -> Response:
         self.validate_values(values)

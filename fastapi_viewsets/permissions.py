@@ -31,7 +31,9 @@ so a row outside it is a 404, not a 403::
 
     class OwnRowsOnly(BasePermission):
         def filter_queryset(self, request, view, queryset):
-            return queryset.filter(owner_id=view.user.id) if view.user else queryset.none()
+            if view.user is None:
+                return queryset.filter(is_public=True)
+            return queryset.filter(owner_id=view.user.id)
 
 ``&`` applies both operands' scoping; ``|`` and ``~`` apply none (a union of querysets is not
 something every database query can express cheaply).
@@ -157,32 +159,48 @@ def _user(request: Request, view: Any) -> Any:
     return getattr(view, "user", None)
 
 
+def _request_cache(view: Any) -> dict[Any, Any]:
+    """Answers kept for one request, on its viewset instance: a permission instance written in
+    ``permission_classes`` serves every request, so it must not remember anything itself."""
+    try:
+        cache: dict[Any, Any] = vars(view).setdefault("_permission_cache", {})
+    except TypeError:  # a view without __dict__: nothing is kept
+        return {}
+    return cache
+
+
+def refusing_operand(permission: BasePermission, view: Any) -> BasePermission:
+    """The permission whose ``message`` and ``code`` explain a refusal by ``permission``: for
+    ``A & B``, the operand that refused in this request."""
+    failed = _request_cache(view).get(("failed", id(permission)))
+    return refusing_operand(failed, view) if failed is not None else permission
+
+
 class _And(BasePermission):
     def __init__(self, first: BasePermission, second: BasePermission) -> None:
         self.first, self.second = first, second
-        self.failed: BasePermission | None = None
 
     async def has_permission(self, request: Request, view: Any) -> bool:
         for permission in (self.first, self.second):
             if not await resolve(permission.has_permission(request, view)):
-                self.failed = permission
+                _request_cache(view)[("failed", id(self))] = permission
                 return False
         return True
 
     async def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         for permission in (self.first, self.second):
             if not await resolve(permission.has_object_permission(request, view, obj)):
-                self.failed = permission
+                _request_cache(view)[("failed", id(self))] = permission
                 return False
         return True
 
     @property
     def message(self) -> str:  # type: ignore[override]
-        return (self.failed or self.first).message
+        return self.first.message
 
     @property
     def code(self) -> str:  # type: ignore[override]
-        return (self.failed or self.first).code
+        return self.first.code
 
     def filter_queryset(self, request: Request, view: Any, queryset: Any) -> Any:
         for permission in (self.first, self.second):
@@ -195,14 +213,15 @@ class _And(BasePermission):
 class _Or(BasePermission):
     def __init__(self, first: BasePermission, second: BasePermission) -> None:
         self.first, self.second = first, second
-        # An instance serves one request, so each operand's request-level answer is asked once.
-        self._granted: dict[int, bool] = {}
 
-    async def _grants(self, permission: BasePermission, request: Request, view: Any) -> bool:
-        key = id(permission)
-        if key not in self._granted:
-            self._granted[key] = await resolve(permission.has_permission(request, view))
-        return self._granted[key]
+    @staticmethod
+    async def _grants(permission: BasePermission, request: Request, view: Any) -> bool:
+        # Each operand's request-level answer is asked once per request, and kept per request.
+        cache = _request_cache(view)
+        key = ("granted", id(permission))
+        if key not in cache:
+            cache[key] = await resolve(permission.has_permission(request, view))
+        return bool(cache[key])
 
     async def has_permission(self, request: Request, view: Any) -> bool:
         return await self._grants(self.first, request, view) or await self._grants(

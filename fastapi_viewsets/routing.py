@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -56,6 +56,7 @@ from .pagination import BasePagination
 from .permissions import AllowAny
 from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
 from .state import SCOPE_KEY, BaseStateManager, RequestStore
+from .viewsets import ModelViewSet
 
 __all__ = ("ViewSetRoute", "viewset")
 
@@ -70,6 +71,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "Conflict with existing data"}
 }
+#: The methods and hooks of the library's viewsets; an @action must not take their names.
+_HOOK_NAMES = frozenset(name for name in dir(ModelViewSet) if not name.startswith("__"))
+
 _BAD_REQUEST: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Bad ordering or cursor"}
 }
@@ -86,12 +90,24 @@ class ViewSetRoute(APIRoute):
     background tasks run; it is closed with its context variable's token.
     """
 
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def serve_with_state_request(request: Request) -> Response:
+            # From here on `state.request` is the request FastAPI serves, whose body it reads.
+            store = RequestStore.current()
+            if store is not None:
+                store.request = request
+            return await handler(request)
+
+        return serve_with_state_request
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         bound: BoundAction = getattr(self.endpoint, BOUND_ATTR)
         store = scope.get(SCOPE_KEY)
         opened_here = not isinstance(store, RequestStore)
         if opened_here:
-            store = RequestStore.from_scope(scope, receive)
+            store = RequestStore.from_scope(scope)
             scope[SCOPE_KEY] = store
             send = send_with_request_id(send, store)
         assert isinstance(store, RequestStore)
@@ -185,10 +201,11 @@ class _Registration:
             if spec is None:
                 continue
             assert callable(func)
-            if name in STANDARD_ACTIONS:
+            if name in STANDARD_ACTIONS or name in _HOOK_NAMES:
                 raise ImproperlyConfigured(
-                    f"{self.owner}.{name}: @action cannot decorate a standard action's method; "
-                    f"give the action another name."
+                    f"{self.owner}.{name}: @action cannot use the name of a viewset method or "
+                    f"hook ({name!r}), as the route would replace it. Give the action another "
+                    f"name and pass url_path={name.replace('_', '-')!r} to keep its URL."
                 )
             if not inspect.iscoroutinefunction(func):
                 raise ImproperlyConfigured(

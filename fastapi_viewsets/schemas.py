@@ -196,11 +196,16 @@ def _plan(
         related: type[Model] = meta.fields_map[attr].related_model  # type: ignore[attr-defined]
         path = f"{prefix}{attr}"
         if attr in forward and not prefetching:
-            select.append(path)
-            _plan(nested, related, f"{path}__", False, select, prefetch, owner, seen)
-        else:
-            prefetch.append(path)
-            _plan(nested, related, f"{path}__", True, select, prefetch, owner, seen)
+            below_select: list[str] = []
+            below_prefetch: list[str] = []
+            _plan(nested, related, f"{path}__", False, below_select, below_prefetch, owner, seen)
+            if not below_prefetch:
+                select.extend([path, *below_select])
+                continue
+            # Tortoise's prefetch through a joined relation replaces the joined object and
+            # loses what was joined below it, so such a branch is prefetched as a whole.
+        prefetch.append(path)
+        _plan(nested, related, f"{path}__", True, select, prefetch, owner, seen)
     # Tortoise prefetches "a__b" after "a"; drop parents that a child path already implies.
     for group in (select, prefetch):
         keep = [p for p in group if not any(q.startswith(f"{p}__") for q in group)]

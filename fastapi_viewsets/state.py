@@ -194,7 +194,13 @@ class BaseStateManager(Generic[UserT]):
 
     @property
     def request(self) -> Request | None:
-        """The current request; ``None`` in a state opened outside a request."""
+        """The current request; ``None`` in a state opened outside a request.
+
+        On viewset routes it is the very request FastAPI serves (its body included). Where only
+        :class:`~fastapi_viewsets.RequestStateMiddleware` opened the state (plain routes, your
+        own middleware) it is a view of the same scope without the body: read the body from the
+        endpoint's own ``Request``.
+        """
         return self._store.request
 
     @property

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import enum
+import re
 import uuid
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.validators import RegexValidator
 
 
 class User(Model):
@@ -70,3 +73,91 @@ class Invoice(Model):
 
     class Meta:
         table = "t_invoice"
+
+
+# --- listing tests (filters, search, ordering, pagination) -----------------------------------
+
+
+class TicketStatus(str, enum.Enum):
+    OPEN = "open"
+    WAITING = "waiting"
+    CLOSED = "closed"
+
+
+class TicketPriority(enum.IntEnum):
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+
+
+class Queue(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=50)
+    is_public = fields.BooleanField(default=True)
+
+    tickets: fields.ReverseRelation[Ticket]
+
+    class Meta:
+        table = "t_queue"
+
+
+class Ticket(Model):
+    """Every column type a filter parses, and ordering keys with many duplicates."""
+
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=100)
+    status = fields.CharEnumField(TicketStatus, default=TicketStatus.OPEN, max_length=10)
+    priority = fields.IntEnumField(TicketPriority, default=TicketPriority.NORMAL)
+    rank = fields.IntField(default=0)
+    score = fields.FloatField(default=0)
+    price = fields.DecimalField(max_digits=10, decimal_places=2, default=0)
+    is_urgent = fields.BooleanField(default=False)
+    due = fields.DateField(null=True)
+    opened_at = fields.DatetimeField()
+    ref = fields.UUIDField(default=uuid.uuid4)
+    note = fields.TextField(null=True)
+    queue: fields.ForeignKeyNullableRelation[Queue] = fields.ForeignKeyField(
+        "models.Queue", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "t_ticket"
+
+
+# --- integrity tests (unique_together, a renamed column, one-to-one) -------------------------
+
+
+class Membership(Model):
+    """A pair that is unique together."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.CASCADE
+    )
+    company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name=False, on_delete=fields.CASCADE
+    )
+    role = fields.CharField(max_length=20, default="member")
+
+    class Meta:
+        table = "t_membership"
+        unique_together = (("user", "company"),)
+
+
+class Badge(Model):
+    """A unique, validated field stored under another column name, a unique date, a one-to-one."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(
+        max_length=20,
+        unique=True,
+        source_field="badge_code",
+        validators=[RegexValidator(r"^[a-z]+$", re.IGNORECASE)],
+    )
+    issued = fields.DateField(null=True, unique=True)
+    holder: fields.OneToOneNullableRelation[User] = fields.OneToOneField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "t_badge"

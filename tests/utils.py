@@ -67,7 +67,7 @@ def copy_lifespan_state(app: ASGIApp) -> ASGIApp:
     ``request.state`` would be shared by all requests of a test."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if "state" in scope:
+        if scope["type"] in ("http", "websocket") and "state" in scope:
             scope = {**scope, "state": dict(scope["state"])}
         await app(scope, receive, send)
 
@@ -77,7 +77,8 @@ def copy_lifespan_state(app: ASGIApp) -> ASGIApp:
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run ``app``'s lifespan and give an HTTP client that talks to it in-process."""
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=copy_lifespan_state(manager.app))
+    # Inside the manager, which is what puts the one lifespan dict into every request's scope.
+    async with LifespanManager(copy_lifespan_state(app)) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
