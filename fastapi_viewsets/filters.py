@@ -56,6 +56,7 @@ from pydantic import Field as PydanticField
 from pydantic import TypeAdapter, ValidationError
 from tortoise.expressions import Q
 from tortoise.fields.base import Field as TortoiseField
+from tortoise.fields.relational import OneToOneFieldInstance
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -144,14 +145,36 @@ def _field_python_type(field: TortoiseField[Any]) -> Any:
 def _find_model(model_name: str) -> type[Model] | None:
     """The model class named ``"app.Name"``, when its name is unambiguous before Tortoise init."""
     name = model_name.rsplit(".", 1)[-1]
+    found = [klass for klass in _all_models() if klass.__name__ == name]
+    return found[0] if len(found) == 1 else None
+
+
+def _all_models() -> list[type[Model]]:
     found: list[type[Model]] = []
     pending: list[type[Model]] = [Model]
     while pending:
         klass = pending.pop()
         pending.extend(klass.__subclasses__())
-        if klass.__name__ == name and not klass._meta.abstract:
+        if klass is not Model and not klass._meta.abstract:
             found.append(klass)
-    return found[0] if len(found) == 1 else None
+    return found
+
+
+def _reverse_relations(model: type[Model]) -> dict[str, tuple[type[Model], bool]]:
+    """Before ``Tortoise.init``: the reverse relations other models declare towards ``model``
+    (name -> (the declaring model, whether it is to-many)), matched by class name."""
+    found: dict[str, tuple[type[Model], bool]] = {}
+    for klass in _all_models():
+        for field in klass._meta.fields_map.values():
+            target = getattr(field, "model_name", None)
+            if not isinstance(target, str) or target.rsplit(".", 1)[-1] != model.__name__:
+                continue
+            related_name = getattr(field, "related_name", None)
+            if related_name is False:
+                continue
+            name = related_name or f"{klass._meta.db_table or klass.__name__.lower()}s"
+            found[name] = (klass, not isinstance(field, OneToOneFieldInstance))
+    return found
 
 
 def resolve_field(
@@ -169,11 +192,20 @@ def resolve_field(
         if field is None:
             if part == "pk" and last:
                 return meta.fields_map[meta.pk_attr], many
-            if not meta._inited:
-                return None, True  # maybe a reverse relation, known only after init
-            raise ImproperlyConfigured(
-                f"{owner}: {path!r} names {part!r}, which {current.__name__} does not have."
-            )
+            reverse = None if meta._inited else _reverse_relations(current).get(part)
+            if reverse is None:
+                raise ImproperlyConfigured(
+                    f"{owner}: {path!r} names {part!r}, which {current.__name__} does not have."
+                )
+            # A reverse relation, which Tortoise adds to the model only at init.
+            if last:
+                raise ImproperlyConfigured(
+                    f"{owner}: {path!r} ends on the relation {part!r}; name a field of the "
+                    f"related model, such as '{path}__id'."
+                )
+            current, to_many = reverse
+            many = many or to_many
+            continue
         relation = part in meta.fk_fields or part in meta.o2o_fields
         to_many = part in meta.m2m_fields or part in meta.backward_fk_fields
         if last:
@@ -215,7 +247,7 @@ def value_type(field: TortoiseField[Any] | None) -> Any:
     return python_type
 
 
-def _normalise(value: Any) -> Any:
+def normalise_value(value: Any) -> Any:
     # Rows are stored in UTC; a naive value is taken as UTC, an offset converted to UTC.
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
@@ -241,7 +273,7 @@ def _converter(name: str, python_type: Any, lookup: str) -> Callable[[Any], Any]
         if adapter is None or lookup in TEXT_LOOKUPS:
             return raw
         try:
-            return _normalise(adapter.validate_python(raw))
+            return normalise_value(adapter.validate_python(raw))
         except ValidationError as exc:
             _raise_invalid(name, raw, exc.errors()[0]["msg"])
             raise  # pragma: no cover - _raise_invalid always raises
@@ -267,9 +299,10 @@ class _FieldFilter:
     def __call__(self, view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
         if self.converter is None:
             field, _ = resolve_field(self.model, self.path, self.owner)
-            self.converter = _converter(
-                self.name, self.declared_type or value_type(field), self.lookup
-            )
+            declared = self.declared_type
+            if declared is None or (declared is int and field is not None):
+                declared = value_type(field)  # a declared int keeps the column's bounds
+            self.converter = _converter(self.name, declared, self.lookup)
         key = self.path if self.lookup == "exact" else f"{self.path}__{self.lookup}"
         return queryset.filter(**{key: self.converter(raw)})
 

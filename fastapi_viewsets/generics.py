@@ -233,11 +233,15 @@ class GenericViewSet(Generic[ModelT]):
             if not any(o.lstrip("-") == pk for o in ordering):
                 ordering = [*ordering, pk]
             return queryset.order_by(*ordering)
-        # Keep the order get_queryset() chose; without one, order by the primary key so that
-        # pages are stable. (Tortoise exposes a queryset's ordering only as `_orderings`.)
-        if not getattr(queryset, "_orderings", None):
-            return queryset.order_by(pk)
-        return queryset
+        # Keep the order get_queryset() chose, with the primary key last so that pages are
+        # stable. (Tortoise exposes a queryset's ordering only as `_orderings`.)
+        existing = [
+            f"-{name}" if str(getattr(order, "value", order)).upper() == "DESC" else name
+            for name, order in getattr(queryset, "_orderings", None) or ()
+        ]
+        if any(o.lstrip("-") == pk for o in existing):
+            return queryset
+        return queryset.order_by(*existing, pk)
 
     @property
     def paginator(self) -> BasePagination | None:

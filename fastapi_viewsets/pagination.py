@@ -49,6 +49,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from .exceptions import ErrorResponse, ImproperlyConfigured, NotFound, ParseError
+from .filters import normalise_value, value_type
 
 if TYPE_CHECKING:
     from .generics import GenericViewSet
@@ -315,24 +316,36 @@ class CursorPagination(BasePagination):
     def _after(
         self, model: type[Model], ordering: list[str], values: list[Any], backward: bool
     ) -> Q:
-        """Rows strictly after ``values`` in ``ordering`` (before, when ``backward``)."""
+        """Rows strictly after ``values`` in ``ordering`` (before, when ``backward``).
+
+        ``a > v OR (a = v AND id > w)``, led by ``a >= v`` so that an index on ``(a, id)``
+        can seek to the cursor instead of reading every row before it.
+        """
         alternatives = []
+        ops = []
         for index, entry in enumerate(ordering):
             name = self._field_name(model, entry)
             ascending = not entry.startswith("-")
-            op = "gt" if ascending != backward else "lt"
+            ops.append("gt" if ascending != backward else "lt")
             equal = {self._field_name(model, ordering[j]): values[j] for j in range(index)}
-            alternatives.append(Q(**equal, **{f"{name}__{op}": values[index]}))
-        return Q(*alternatives, join_type="OR")
+            alternatives.append(Q(**equal, **{f"{name}__{ops[index]}": values[index]}))
+        first = self._field_name(model, ordering[0])
+        seek = Q(**{f"{first}__{ops[0]}e": values[0]})
+        return Q(seek, Q(*alternatives, join_type="OR"), join_type="AND")
 
     def _parse(self, model: type[Model], ordering: list[str], values: list[Any]) -> list[Any]:
+        """Check a cursor's values as filter values are checked: by the column's type and
+        range, timezone-aware, with no NUL characters."""
         parsed = []
         for entry, value in zip(ordering, values, strict=True):
             field = model._meta.fields_map[self._field_name(model, entry)]
-            enum_type = getattr(field, "enum_type", None)
             try:
-                parsed.append(TypeAdapter(enum_type or field.field_type).validate_python(value))
-            except (ValidationError, TypeError):
+                if isinstance(value, str) and "\x00" in value:
+                    raise ValueError("NUL")
+                parsed.append(
+                    normalise_value(TypeAdapter(value_type(field)).validate_python(value))
+                )
+            except (ValidationError, TypeError, ValueError):
                 raise ParseError("Invalid cursor.", code="invalid_cursor") from None
         return parsed
 
