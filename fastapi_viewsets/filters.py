@@ -54,7 +54,7 @@ from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field as PydanticField
 from pydantic import TypeAdapter, ValidationError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.fields.base import Field as TortoiseField
 from tortoise.fields.relational import OneToOneFieldInstance
 from tortoise.models import Model
@@ -118,7 +118,7 @@ class QueryParam:
     annotation: Any
     description: str
     apply: Callable[[GenericViewSet[Any], QuerySet[Any], Any], QuerySet[Any]] | None = None
-    #: Whether the filter crosses a to-many relation (its results need DISTINCT).
+    #: Whether the filter crosses a to-many relation (so rows could repeat).
     many: bool = False
 
     def parameter(self) -> inspect.Parameter:
@@ -244,6 +244,17 @@ def value_type(field: TortoiseField[Any] | None) -> Any:
     constraints = dict(getattr(field, "constraints", {}) or {})
     if python_type is int and ("ge" in constraints or "le" in constraints):
         return Annotated[int, PydanticField(ge=constraints.get("ge"), le=constraints.get("le"))]
+    if python_type is decimal.Decimal:
+        # Finite, and no more digits than the column holds (PostgreSQL cannot encode 1e999999).
+        max_digits = getattr(field, "max_digits", None)
+        return Annotated[
+            decimal.Decimal,
+            PydanticField(
+                allow_inf_nan=False,
+                max_digits=max_digits,
+                decimal_places=getattr(field, "decimal_places", None) if max_digits else None,
+            ),
+        ]
     return python_type
 
 
@@ -509,16 +520,21 @@ class Listing:
         """Filter and search ``queryset`` with ``values``; return it and the requested (or
         default) ordering, which may be empty."""
         self.check()
-        distinct = False
+        filtered = queryset
+        crosses_many = False
         for param in self.params:
             value = values.get(param.name)
             if value is None or param.apply is None:
                 continue
-            queryset = param.apply(view, queryset, value)
-            distinct = distinct or param.many
-        if distinct:
-            queryset = queryset.distinct()
-        return queryset, self.ordering_for(values.get(ORDERING_PARAM))
+            filtered = param.apply(view, filtered, value)
+            crosses_many = crosses_many or param.many
+        if crosses_many:
+            # A join through a to-many relation repeats rows. Rather than DISTINCT (which
+            # PostgreSQL refuses beside an ORDER BY on a related column), keep the rows whose
+            # key the filtered query finds.
+            pk = self.model._meta.pk_attr
+            filtered = queryset.filter(**{f"{pk}__in": Subquery(filtered.values(pk))})
+        return filtered, self.ordering_for(values.get(ORDERING_PARAM))
 
 
 def _ordering_name(entry: str) -> tuple[str, bool]:
