@@ -142,10 +142,14 @@ def _field_python_type(field: TortoiseField[Any]) -> Any:
     return None
 
 
-def _find_model(model_name: str) -> type[Model] | None:
-    """The model class named ``"app.Name"``, when its name is unambiguous before Tortoise init."""
+def _find_model(model_name: str, near: type[Model] | None = None) -> type[Model] | None:
+    """The model class named ``"app.Name"`` before Tortoise init, found by class name; when
+    several models share the name, the one in the module of ``near`` (the model whose field
+    names it)."""
     name = model_name.rsplit(".", 1)[-1]
     found = [klass for klass in _all_models() if klass.__name__ == name]
+    if len(found) > 1 and near is not None:
+        found = [klass for klass in found if klass.__module__ == near.__module__]
     return found[0] if len(found) == 1 else None
 
 
@@ -223,7 +227,7 @@ def resolve_field(
         many = many or to_many
         related = getattr(field, "related_model", None)
         if not (isinstance(related, type) and issubclass(related, Model)):
-            related = _find_model(str(getattr(field, "model_name", "")))
+            related = _find_model(str(getattr(field, "model_name", "")), current)
         if related is None:
             return None, True
         current = related

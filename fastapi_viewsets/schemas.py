@@ -71,20 +71,20 @@ def default_read_schema(model: type[Model]) -> type[BaseModel]:
         for name in sorted(meta.fk_fields | meta.o2o_fields):
             field = meta.fields_map[name]
             source = getattr(field, "source_field", None) or f"{name}_id"
-            key_type = _related_pk_type(field)
+            key_type = _related_pk_type(field, model)
             keys[source] = (key_type | None, None) if field.null else (key_type, ...)
         schema = create_model(f"{model.__name__}Read", __base__=columns_only, **keys)
         _generated_read[model] = schema
     return schema
 
 
-def _related_pk_type(field: Any) -> Any:
+def _related_pk_type(field: Any, model: type[Model]) -> Any:
     """The type of the key a foreign key holds; ``int`` unless the target's key is known."""
     from .filters import _find_model  # a late import: filters imports this module's users
 
     related = getattr(field, "related_model", None)
     if not (isinstance(related, type) and issubclass(related, Model)):
-        related = _find_model(str(getattr(field, "model_name", "")))
+        related = _find_model(str(getattr(field, "model_name", "")), model)
     if related is None:
         return int
     pk_field = related._meta.fields_map[related._meta.pk_attr]

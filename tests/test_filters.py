@@ -1038,13 +1038,6 @@ def test_reverse_relations_are_known_at_import_time(
     assert import_time_outcomes[case] == "accepted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (filters.py, resolve_field/_find_model): before Tortoise.init a relation's "
-    "target is found by class name among all Model subclasses; when another module defines a "
-    "model of the same name (docs examples, example_project: User, Company, Project) the "
-    "filter's OpenAPI type is 'string' instead of the column's, and using it adds DISTINCT",
-)
 def test_a_relation_filter_keeps_its_type_when_another_model_shares_the_name() -> None:
     answer = fresh_registration(
         """
