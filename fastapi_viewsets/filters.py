@@ -60,6 +60,7 @@ from tortoise.fields.relational import OneToOneFieldInstance
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from ._values import normalise_value, safe_input, text_problem
 from .exceptions import ImproperlyConfigured, ParseError
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ LOOKUPS = TEXT_LOOKUPS | {"exact", "not", "gt", "gte", "lt", "lte", "in", "isnul
 _SEARCH_PREFIXES = {"^": "istartswith", "=": "iexact", "@": "icontains"}
 _TERMS = re.compile(r"[\s,]+")
 SEARCH_PARAM = "search"
+#: Limits that keep a query within what the databases accept (PostgreSQL takes at most 32767
+#: parameters; SQLite refuses LIKE patterns over 50,000 bytes).
+MAX_IN_VALUES = 1000
+MAX_TEXT_LENGTH = 1000
 ORDERING_PARAM = "ordering"
 
 
@@ -236,7 +241,7 @@ def resolve_field(
 
 def _raise_invalid(name: str, raw: Any, message: str) -> None:
     raise RequestValidationError(
-        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": raw}]
+        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": safe_input(raw)}]
     )
 
 
@@ -248,6 +253,8 @@ def value_type(field: TortoiseField[Any] | None) -> Any:
     constraints = dict(getattr(field, "constraints", {}) or {})
     if python_type is int and ("ge" in constraints or "le" in constraints):
         return Annotated[int, PydanticField(ge=constraints.get("ge"), le=constraints.get("le"))]
+    if python_type is float:
+        return Annotated[float, PydanticField(allow_inf_nan=False)]
     if python_type is decimal.Decimal:
         # Finite, and no more digits than the column holds (PostgreSQL cannot encode 1e999999).
         max_digits = getattr(field, "max_digits", None)
@@ -262,18 +269,13 @@ def value_type(field: TortoiseField[Any] | None) -> Any:
     return python_type
 
 
-def normalise_value(value: Any) -> Any:
-    # Rows are stored in UTC; a naive value is taken as UTC, an offset converted to UTC.
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=datetime.timezone.utc)
-        return value.astimezone(datetime.timezone.utc)
-    return value
-
-
 def check_text(name: str, raw: Any) -> Any:
-    if isinstance(raw, str) and "\x00" in raw:
-        _raise_invalid(name, raw, "Text may not contain NUL characters.")
+    if isinstance(raw, str):
+        problem = text_problem(raw)
+        if problem is None and len(raw) > MAX_TEXT_LENGTH:
+            problem = f"Ensure this value has at most {MAX_TEXT_LENGTH} characters."
+        if problem is not None:
+            _raise_invalid(name, raw, problem)
     return raw
 
 
@@ -291,11 +293,17 @@ def _converter(name: str, python_type: Any, lookup: str) -> Callable[[Any], Any]
             return normalise_value(adapter.validate_python(raw))
         except ValidationError as exc:
             _raise_invalid(name, raw, exc.errors()[0]["msg"])
-            raise  # pragma: no cover - _raise_invalid always raises
+        except ValueError as exc:
+            _raise_invalid(name, raw, str(exc))
+        raise AssertionError("unreachable")  # pragma: no cover - _raise_invalid raises
 
-    if lookup == "in":
-        return lambda raw: [one(part) for part in str(raw).split(",") if part != ""]
-    return one
+    def many(raw: Any) -> list[Any]:
+        parts = [part for part in str(raw).split(",") if part != ""]
+        if len(parts) > MAX_IN_VALUES:
+            _raise_invalid(name, raw, f"Give at most {MAX_IN_VALUES} values.")
+        return [one(part) for part in parts]
+
+    return many if lookup == "in" else one
 
 
 @dataclass
@@ -440,12 +448,13 @@ class Listing:
         limit = self.max_search_terms
 
         def apply(view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
-            terms = [t for t in _TERMS.split(str(check_text(SEARCH_PARAM, raw))) if t]
+            terms = [t for t in _TERMS.split(str(raw)) if t]
             if len(terms) > limit:
                 raise ParseError(
                     f"Search with at most {limit} terms.", code="too_many_search_terms"
                 )
             for term in terms:
+                check_text(SEARCH_PARAM, term)
                 queryset = queryset.filter(
                     Q(*(Q(**{lookup: term}) for lookup in lookups), join_type="OR")
                 )

@@ -31,6 +31,7 @@ the row is not there, and checks ``has_object_permission``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,12 +42,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
 from tortoise.exceptions import IntegrityError
-from tortoise.exceptions import ValidationError as TortoiseValidationError
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from ._integrity import conflict_from
+from ._values import column_problem, safe_input
 from .exceptions import NotAuthenticated, NotFound, PermissionDenied
 from .filters import FilterSet, Listing
 from .pagination import BasePagination
@@ -99,27 +100,6 @@ class BoundAction:
         """The relations to load; needs Tortoise's relations, so it is made on first use."""
         check_read_schema(self.read_schema, self.model, self.owner)
         return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
-
-
-def _column_error(field: Any, value: Any) -> str | None:
-    if value is None:
-        return None if field.null or field.generated else "This field may not be null."
-    constraints = getattr(field, "constraints", None) or {}
-    if isinstance(value, str):
-        if "\x00" in value:
-            return "Text may not contain NUL characters."
-        max_length = constraints.get("max_length")
-        if max_length is not None and len(value) > max_length:
-            return f"Ensure this value has at most {max_length} characters."
-    if isinstance(value, int) and not isinstance(value, bool):
-        low, high = constraints.get("ge"), constraints.get("le")
-        if (low is not None and value < low) or (high is not None and value > high):
-            return f"Ensure this value is between {low} and {high}."
-    try:
-        field.validate(value)
-    except TortoiseValidationError as exc:
-        return str(exc).split(": ", 1)[-1]
-    return None
 
 
 def authenticate_challenges(app: Any) -> list[str]:
@@ -263,8 +243,13 @@ class GenericViewSet(Generic[ModelT]):
 
     async def get_object(self) -> ModelT:
         """The row the URL names, within ``get_queryset()``; a 404 when it is not there."""
+        value = self.get_lookup_value()
+        field = self.model._meta.fields_map.get(self.lookup_field)
+        if field is not None and column_problem(field, value) is not None:
+            # A value the column cannot hold names no row (and must not reach the database).
+            raise NotFound(f"No {self.model.__name__.lower()} matches the given query.")
         queryset = self.bound.plan.apply(self.scope_queryset(self.get_queryset()))
-        obj = await queryset.get_or_none(**{self.lookup_field: self.get_lookup_value()})
+        obj = await queryset.get_or_none(**{self.lookup_field: value})
         if obj is None:
             raise NotFound(f"No {self.model.__name__.lower()} matches the given query.")
         await self.check_object_permissions(obj)
@@ -373,10 +358,15 @@ class GenericViewSet(Generic[ModelT]):
             field = fields_map.get(name)
             if field is None:
                 continue
-            message = _column_error(field, value)
+            message = column_problem(field, value)
             if message is not None:
                 errors.append(
-                    {"type": "value_error", "loc": ("body", name), "msg": message, "input": value}
+                    {
+                        "type": "value_error",
+                        "loc": ("body", name),
+                        "msg": message,
+                        "input": safe_input(value),
+                    }
                 )
         if errors:
             raise RequestValidationError(errors)
@@ -388,7 +378,10 @@ class GenericViewSet(Generic[ModelT]):
 
     def remember(self, obj: ModelT) -> None:
         """Note ``obj``'s column values before an update, so only changed columns are saved."""
-        self._remembered = {name: getattr(obj, name) for name in obj._meta.fields_db_projection}
+        # Copies, so that a JSON value changed in place still counts as changed.
+        self._remembered = {
+            name: copy.deepcopy(getattr(obj, name)) for name in obj._meta.fields_db_projection
+        }
 
     def changed_fields(self, obj: ModelT) -> list[str] | None:
         """The columns of ``obj`` that differ from :meth:`remember`, plus ``auto_now`` ones.

@@ -48,8 +48,9 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from ._values import normalise_value, text_problem
 from .exceptions import ErrorResponse, ImproperlyConfigured, NotFound, ParseError
-from .filters import normalise_value, value_type
+from .filters import value_type
 
 if TYPE_CHECKING:
     from .generics import GenericViewSet
@@ -340,8 +341,8 @@ class CursorPagination(BasePagination):
         for entry, value in zip(ordering, values, strict=True):
             field = model._meta.fields_map[self._field_name(model, entry)]
             try:
-                if isinstance(value, str) and "\x00" in value:
-                    raise ValueError("NUL")
+                if isinstance(value, str) and text_problem(value) is not None:
+                    raise ValueError("text")
                 parsed.append(
                     normalise_value(TypeAdapter(value_type(field)).validate_python(value))
                 )

@@ -95,7 +95,9 @@ def partial_schema(schema: type[BaseModel]) -> type[BaseModel]:
     """``schema`` with every field optional, for PATCH.
 
     A field that is not sent keeps its value (read the body with ``exclude_unset=True``); a field
-    sent as ``null`` must allow ``None`` in ``schema``, or the request is a 422.
+    sent as ``null`` must allow ``None`` in ``schema``, or the request is a 422. Field validators
+    run on the fields sent; a ``model_validator`` of ``schema`` runs on the partial body, where
+    fields not sent are ``None``.
     """
     partial = _generated_partial.get(schema)
     if partial is None:
@@ -105,6 +107,7 @@ def partial_schema(schema: type[BaseModel]) -> type[BaseModel]:
             # still checked against the original annotation.
             copy = Field(
                 default=None,
+                validate_default=False,
                 alias=info.alias,
                 validation_alias=info.validation_alias,
                 title=info.title,

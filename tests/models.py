@@ -161,3 +161,14 @@ class Badge(Model):
 
     class Meta:
         table = "t_badge"
+
+
+class Document(Model):
+    """A JSON column, changed in place by hooks."""
+
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=100)
+    meta = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "t_document"

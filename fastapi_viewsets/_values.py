@@ -1,0 +1,105 @@
+"""Checks that keep values a column cannot hold away from the database.
+
+A value that passes a Pydantic schema may still be refused by the database, or stored wrong: a
+string too long, an integer beyond the column, a decimal with too many digits, a NUL character
+or a lone surrogate (PostgreSQL and SQLite's driver refuse both), a NaN, a datetime whose UTC
+form is out of range. Writes, filters, lookups and cursors check with these functions and answer
+4xx instead.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+from typing import Any
+
+from tortoise.exceptions import ValidationError as TortoiseValidationError
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or ``None``."""
+    if "\x00" in value:
+        return "Text may not contain NUL characters."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Text must be valid Unicode (no lone surrogates)."
+    return None
+
+
+def safe_input(value: Any) -> Any:
+    """``value`` as an error may echo it, so that the error response itself can be written:
+    lone surrogates escaped, NaN and Infinity as text."""
+    if isinstance(value, str) and text_problem(value) is not None:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    if isinstance(value, float | decimal.Decimal) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Infinity
+    return value
+
+
+def normalise_value(value: Any) -> Any:
+    """Datetimes in UTC (a naive one is taken as UTC); ``ValueError`` when out of range."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.timezone.utc)
+        try:
+            return value.astimezone(datetime.timezone.utc)
+        except OverflowError:
+            raise ValueError("The date and time is out of range in UTC.") from None
+    return value
+
+
+def column_problem(field: Any, value: Any) -> str | None:
+    """Why ``field``'s column cannot hold ``value``, or ``None``."""
+    if value is None:
+        return None if field.null or field.generated else "This field may not be null."
+    constraints = getattr(field, "constraints", None) or {}
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            return problem
+        max_length = constraints.get("max_length")
+        if max_length is not None and len(value) > max_length:
+            return f"Ensure this value has at most {max_length} characters."
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int) and field.field_type is not decimal.Decimal:
+        low, high = constraints.get("ge"), constraints.get("le")
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"Ensure this value is between {low} and {high}."
+    elif isinstance(value, float) and field.field_type is not decimal.Decimal:
+        if not math.isfinite(value):
+            return "Ensure this value is a finite number."
+    elif isinstance(value, decimal.Decimal) or (
+        field.field_type is decimal.Decimal and isinstance(value, int | float)
+    ):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "Ensure this value is a finite number."
+        problem = _decimal_problem(field, decimal.Decimal(str(value)))
+        if problem is not None:
+            return problem
+    elif isinstance(value, datetime.datetime):
+        try:
+            normalise_value(value)
+        except ValueError as exc:
+            return str(exc)
+    try:
+        field.validate(value)
+    except TortoiseValidationError as exc:
+        return str(exc).split(": ", 1)[-1]
+    return None
+
+
+def _decimal_problem(field: Any, value: decimal.Decimal) -> str | None:
+    if not value.is_finite():
+        return "Ensure this value is a finite number."
+    max_digits = getattr(field, "max_digits", None)
+    places = getattr(field, "decimal_places", None)
+    if max_digits is None or places is None:
+        return None
+    # The column keeps `places` digits after the point, so the whole part has the rest.
+    whole = value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_DOWN).copy_abs()
+    if whole >= decimal.Decimal(10) ** (max_digits - places):
+        return f"Ensure there are no more than {max_digits - places} digits before the point."
+    return None
