@@ -18,6 +18,9 @@ each request a new instance is made, so anything set on ``self`` belongs to that
             obj.owner_id = self.user.id
             return await super().perform_create(obj)
 
+With ``state_class = AppState``, annotate ``state: AppState`` too, so that type checkers know
+what ``self.state`` is (``state_class`` chooses it only at run time).
+
 On the instance: ``self.request``, ``self.action`` (``"list"``, ``"create"``, ``"retrieve"``,
 ``"update"``, ``"partial_update"``, ``"destroy"`` or an ``@action`` method's name),
 ``self.kwargs`` (the URL's lookup), ``self.state`` (the request's state, an instance of

@@ -161,7 +161,8 @@ class _Registration:
         if not self.prefix and not router.prefix:
             raise ImproperlyConfigured(
                 f"{self.owner}: the router has no prefix, so the list route would have no path. "
-                f"Use APIRouter(prefix='/{self.basename}s') or @viewset(router, prefix=...)."
+                f"Give the router a prefix (APIRouter(prefix='/...')) or pass "
+                f"@viewset(router, prefix='/...')."
             )
         self.lookup = cls.lookup_field
         self.lookup_type = lookup_annotation(model, self.lookup, self.owner)

@@ -665,7 +665,8 @@ def test_exception_tree() -> None:
             {"model": errors_conflict.Company, "create_schema": errors_conflict.CompanyCreate},
             APIRouter(),
             "CompanyViewSet: the router has no prefix, so the list route would have no path. "
-            "Use APIRouter(prefix='/companys') or @viewset(router, prefix=...).",
+            "Give the router a prefix (APIRouter(prefix='/...')) or pass "
+            "@viewset(router, prefix='/...').",
         ),
         (
             {

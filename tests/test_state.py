@@ -36,7 +36,7 @@ from fastapi_viewsets import (
 from fastapi_viewsets.exceptions import ImproperlyConfigured
 from fastapi_viewsets.state import RequestStore, new_request_id
 from fastapi_viewsets.testing import request_state
-from tests.models import Company
+from tests.models import Company, User
 from tests.utils import create_app, serve
 
 # --- helpers shared by the state test modules -----------------------------------------------
@@ -923,3 +923,36 @@ async def test_custom_data_does_not_survive_into_the_next_request_through_serve(
         await client.post("/companies/note")
         probe = await client.get("/companies/probe")
     assert probe.json() == {"leaked": False}
+
+
+async def test_the_typed_state_example_serves_each_user_their_rows() -> None:
+    import importlib
+
+    from tests.utils import tortoise_lifespan
+
+    example = importlib.import_module("docs.examples.state_typing")
+    app = example.create_app(lifespan=tortoise_lifespan())
+    async with serve_isolated(app) as client:
+        ada = await User.create(username="ada")
+        await Company.create(name="Ada's", owner=ada, is_public=False)
+        await Company.create(name="Public", is_public=True)
+        anonymous = await client.get("/companies")
+        mine = await client.get("/companies", headers={"X-User": "ada"})
+    assert [c["name"] for c in anonymous.json()] == ["Public"]
+    assert [c["name"] for c in mine.json()] == ["Ada's"]
+
+
+def test_the_typed_state_example_passes_mypy_strict() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "docs/examples/state_typing.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
