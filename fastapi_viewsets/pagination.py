@@ -72,6 +72,12 @@ def _query(name: str, annotation: Any, description: str, **constraints: Any) -> 
     )
 
 
+def _page_size_query(name: str, default: int, maximum: int) -> inspect.Parameter:
+    return _query(
+        name, int, f"Results per page (default {default}, at most {maximum}).", ge=1, le=maximum
+    )
+
+
 def _json_response(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
@@ -143,13 +149,7 @@ class PageNumberPagination(BasePagination):
     def query_parameters(cls) -> list[inspect.Parameter]:
         return [
             _query(cls.page_query_param, int, "A page number, from 1.", ge=1),
-            _query(
-                cls.page_size_query_param,
-                int,
-                f"Results per page (default {cls.page_size}, at most {cls.max_page_size}).",
-                ge=1,
-                le=cls.max_page_size,
-            ),
+            _page_size_query(cls.page_size_query_param, cls.page_size, cls.max_page_size),
         ]
 
     @classmethod
@@ -236,13 +236,7 @@ class CursorPagination(BasePagination):
     def query_parameters(cls) -> list[inspect.Parameter]:
         return [
             _query(cls.cursor_query_param, str, "An opaque cursor from `next` or `previous`."),
-            _query(
-                cls.page_size_query_param,
-                int,
-                f"Results per page (default {cls.page_size}, at most {cls.max_page_size}).",
-                ge=1,
-                le=cls.max_page_size,
-            ),
+            _page_size_query(cls.page_size_query_param, cls.page_size, cls.max_page_size),
         ]
 
     @classmethod
