@@ -56,10 +56,10 @@ from pydantic import Field as PydanticField
 from pydantic import TypeAdapter, ValidationError
 from tortoise.expressions import Q, Subquery
 from tortoise.fields.base import Field as TortoiseField
-from tortoise.fields.relational import OneToOneFieldInstance
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from ._models import find_model, reverse_relations
 from ._values import normalise_value, safe_input, text_problem
 from .exceptions import ImproperlyConfigured, ParseError
 
@@ -147,45 +147,6 @@ def _field_python_type(field: TortoiseField[Any]) -> Any:
     return None
 
 
-def _find_model(model_name: str, near: type[Model] | None = None) -> type[Model] | None:
-    """The model class named ``"app.Name"`` before Tortoise init, found by class name; when
-    several models share the name, the one in the module of ``near`` (the model whose field
-    names it)."""
-    name = model_name.rsplit(".", 1)[-1]
-    found = [klass for klass in _all_models() if klass.__name__ == name]
-    if len(found) > 1 and near is not None:
-        found = [klass for klass in found if klass.__module__ == near.__module__]
-    return found[0] if len(found) == 1 else None
-
-
-def _all_models() -> list[type[Model]]:
-    found: list[type[Model]] = []
-    pending: list[type[Model]] = [Model]
-    while pending:
-        klass = pending.pop()
-        pending.extend(klass.__subclasses__())
-        if klass is not Model and not klass._meta.abstract:
-            found.append(klass)
-    return found
-
-
-def _reverse_relations(model: type[Model]) -> dict[str, tuple[type[Model], bool]]:
-    """Before ``Tortoise.init``: the reverse relations other models declare towards ``model``
-    (name -> (the declaring model, whether it is to-many)), matched by class name."""
-    found: dict[str, tuple[type[Model], bool]] = {}
-    for klass in _all_models():
-        for field in klass._meta.fields_map.values():
-            target = getattr(field, "model_name", None)
-            if not isinstance(target, str) or target.rsplit(".", 1)[-1] != model.__name__:
-                continue
-            related_name = getattr(field, "related_name", None)
-            if related_name is False:
-                continue
-            name = related_name or f"{klass._meta.db_table or klass.__name__.lower()}s"
-            found[name] = (klass, not isinstance(field, OneToOneFieldInstance))
-    return found
-
-
 def resolve_field(
     model: type[Model], path: str, owner: str
 ) -> tuple[TortoiseField[Any] | None, bool]:
@@ -201,7 +162,7 @@ def resolve_field(
         if field is None:
             if part == "pk" and last:
                 return meta.fields_map[meta.pk_attr], many
-            reverse = None if meta._inited else _reverse_relations(current).get(part)
+            reverse = None if meta._inited else reverse_relations(current).get(part)
             if reverse is None:
                 raise ImproperlyConfigured(
                     f"{owner}: {path!r} names {part!r}, which {current.__name__} does not have."
@@ -232,7 +193,7 @@ def resolve_field(
         many = many or to_many
         related = getattr(field, "related_model", None)
         if not (isinstance(related, type) and issubclass(related, Model)):
-            related = _find_model(str(getattr(field, "model_name", "")), current)
+            related = find_model(str(getattr(field, "model_name", "")), current)
         if related is None:
             return None, True
         current = related

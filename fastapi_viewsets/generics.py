@@ -336,6 +336,15 @@ class GenericViewSet(Generic[ModelT]):
         PATCH writes only the fields sent. The primary key is never changed by an update (the
         URL names the row), and a create without one (or with ``null``) lets the database
         generate it.
+
+        Override it to turn fields that are not columns into columns; the write schema may then
+        hold such fields (it is otherwise refused at registration)::
+
+            def get_write_values(self, data, *, partial=False, creating=False):
+                values = super().get_write_values(data, partial=partial, creating=creating)
+                if "password" in values:
+                    values["password_hash"] = hash_password(values.pop("password"))
+                return values
         """
         values = data.model_dump(exclude_unset=partial)
         meta = self.model._meta

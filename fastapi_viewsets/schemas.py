@@ -42,6 +42,7 @@ from tortoise.fields.base import Field as TortoiseField
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from ._models import find_model, reverse_relations
 from .exceptions import ImproperlyConfigured
 
 __all__ = ("LoadPlan", "default_read_schema", "partial_schema")
@@ -80,11 +81,9 @@ def default_read_schema(model: type[Model]) -> type[BaseModel]:
 
 def _related_pk_type(field: Any, model: type[Model]) -> Any:
     """The type of the key a foreign key holds; ``int`` unless the target's key is known."""
-    from .filters import _find_model  # a late import: filters imports this module's users
-
     related = getattr(field, "related_model", None)
     if not (isinstance(related, type) and issubclass(related, Model)):
-        related = _find_model(str(getattr(field, "model_name", "")), model)
+        related = find_model(str(getattr(field, "model_name", "")), model)
     if related is None:
         return int
     pk_field = related._meta.fields_map[related._meta.pk_attr]
@@ -227,15 +226,22 @@ def columns(model: type[Model]) -> set[str]:
 def check_read_schema(schema: type[BaseModel], model: type[Model], owner: str) -> None:
     """Every required field of ``schema`` must be something a ``model`` instance has.
 
-    Reverse relations are known only once Tortoise is initialised; before that, a name that
-    could be one is checked when the first request arrives.
+    Before ``Tortoise.init`` reverse relations are found among the models defined so far.
     """
-    inited = model._meta._inited
+    meta = model._meta
+    known = set(meta.fields_map) | columns(model)
+    if not meta._inited:
+        known |= set(reverse_relations(model))
+    relations = meta.fk_fields | meta.o2o_fields | meta.m2m_fields
     for name, info in schema.model_fields.items():
         attr = source_name(name, info)
-        if attr in model._meta.fields_map or hasattr(model, attr) or not info.is_required():
-            continue
-        if not inited:
+        if attr in relations and _unwrap(info.annotation) is None:
+            raise ImproperlyConfigured(
+                f"{owner}: field {name!r} of {schema.__name__} is the relation "
+                f"{model.__name__}.{attr}, so its type must be a Pydantic model (or a list of "
+                f"one). To expose only the key, use a field named '{attr}_id'."
+            )
+        if attr in known or hasattr(model, attr) or not info.is_required():
             continue
         raise ImproperlyConfigured(
             f"{owner}: read schema {schema.__name__} has a field {name!r} that {model.__name__} "
@@ -245,7 +251,8 @@ def check_read_schema(schema: type[BaseModel], model: type[Model], owner: str) -
 
 
 def check_write_schema(schema: type[BaseModel], model: type[Model], owner: str) -> None:
-    """Every field of a write schema must be a column of ``model``."""
+    """Every field of a write schema must be a column of ``model`` (unless the viewset
+    overrides ``get_write_values`` to map them)."""
     meta = model._meta
     allowed = columns(model)
     # The body is written with model_dump(), by field name; aliases only name the JSON keys.

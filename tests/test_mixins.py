@@ -623,3 +623,29 @@ async def test_a_body_key_never_moves_or_overwrites_another_row(method: str) -> 
     assert to_new.status_code in (200, 400, 409, 422), to_new.text
     assert set(rows) == {mine.id, other.id}
     assert rows[other.id] == "other"
+
+
+async def test_get_write_values_may_map_fields_that_are_not_columns() -> None:
+    class SignUp(BaseModel):
+        username: str
+        admin_code: str = ""
+
+    router = APIRouter(prefix="/users")
+
+    @viewset(router)
+    class UserViewSet(ModelViewSet[User]):
+        model = User
+        create_schema = SignUp
+
+        def get_write_values(
+            self, data: BaseModel, *, partial: bool = False, creating: bool = False
+        ) -> dict[str, Any]:
+            values = super().get_write_values(data, partial=partial, creating=creating)
+            values["is_admin"] = values.pop("admin_code", "") == "letmein"
+            return values
+
+    async with serve(create_app(router)) as client:
+        plain = await client.post("/users", json={"username": "ada"})
+        admin = await client.post("/users", json={"username": "bob", "admin_code": "letmein"})
+    assert plain.status_code == 201, plain.text
+    assert (plain.json()["is_admin"], admin.json()["is_admin"]) == (False, True)
