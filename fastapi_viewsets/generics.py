@@ -50,6 +50,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from ._integrity import conflict_from
+from ._projection import Projection
 from ._values import column_problem, safe_input
 from .exceptions import NotAuthenticated, NotFound, PermissionDenied
 from .filters import FilterSet, Listing
@@ -103,6 +104,12 @@ class BoundAction:
         """The relations to load; needs Tortoise's relations, so it is made on first use."""
         check_read_schema(self.read_schema, self.model, self.owner)
         return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
+
+    @cached_property
+    def projection(self) -> Projection | None:
+        """The columns that serve the read schema without model objects, when it allows."""
+        self.plan  # noqa: B018 - the same checks first
+        return Projection.for_schema(self.read_schema, self.model, self.owner)
 
 
 def authenticate_challenges(app: Any) -> list[str]:
@@ -239,7 +246,7 @@ class GenericViewSet(Generic[ModelT]):
         paginator = self.paginator
         if paginator is not None:
             return await paginator.paginate(self, queryset, getattr(self, "query_params", {}))
-        return self.make_response(await self.load(queryset), many=True)
+        return self.make_response(await self.load_for_response(queryset), many=True)
 
     def get_lookup_value(self) -> Any:
         return self.kwargs[self.lookup_field]
@@ -261,6 +268,23 @@ class GenericViewSet(Generic[ModelT]):
     async def load(self, queryset: QuerySet[ModelT]) -> list[ModelT]:
         """Run ``queryset`` with the relations the read schema needs."""
         return await self.bound.plan.apply(queryset)
+
+    async def load_for_response(self, queryset: QuerySet[ModelT]) -> list[Any]:
+        """The rows of ``queryset`` as :meth:`serialize` takes them for a list.
+
+        When the read schema needs only columns (of the model and of its forward relations),
+        these are plain dicts read in one query, with no model objects built; otherwise, and
+        whenever ``load`` or ``serialize`` is overridden, the model objects of :meth:`load`.
+        """
+        projection = self.bound.projection
+        cls = type(self)
+        if (
+            projection is None
+            or cls.load is not GenericViewSet.load
+            or cls.serialize is not GenericViewSet.serialize
+        ):
+            return await self.load(queryset)
+        return projection.rows(await queryset.values(*projection.columns))
 
     async def reload(self, obj: ModelT) -> ModelT:
         """``obj`` again, with the relations the read schema needs (after a write)."""

@@ -169,7 +169,7 @@ class PageNumberPagination(BasePagination):
         last = max(1, -(-count // size))
         if page > last:
             raise NotFound("Invalid page.", code="invalid_page")
-        rows = await view.load(queryset.offset((page - 1) * size).limit(size))
+        rows = await view.load_for_response(queryset.offset((page - 1) * size).limit(size))
         next_url = _url(view, **{self.page_query_param: page + 1}) if page < last else None
         previous = None
         if page > 1:
@@ -208,7 +208,11 @@ class LimitOffsetPagination(BasePagination):
         limit = params.get(self.limit_query_param) or self.default_limit
         offset = params.get(self.offset_query_param) or 0
         count = await queryset.count()
-        rows = await view.load(queryset.offset(offset).limit(limit)) if offset < count else []
+        rows = (
+            await view.load_for_response(queryset.offset(offset).limit(limit))
+            if offset < count
+            else []
+        )
         next_url = None
         if offset + limit < count:
             next_url = _url(view, **{self.offset_query_param: offset + limit})

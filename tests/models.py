@@ -172,3 +172,28 @@ class Document(Model):
 
     class Meta:
         table = "t_document"
+
+
+class Sample(Model):
+    """One column of every kind the fast read path must render like the plain one."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=50)
+    note = fields.TextField(null=True)
+    count = fields.IntField(default=0)
+    big = fields.BigIntField(null=True)
+    ratio = fields.FloatField(null=True)
+    amount = fields.DecimalField(max_digits=12, decimal_places=4, null=True)
+    flag = fields.BooleanField(default=False)
+    day = fields.DateField(null=True)
+    at = fields.DatetimeField()
+    ref = fields.UUIDField(default=uuid.uuid4)
+    status = fields.CharEnumField(TicketStatus, default=TicketStatus.OPEN, max_length=10)
+    priority = fields.IntEnumField(TicketPriority, default=TicketPriority.NORMAL)
+    payload = fields.JSONField(null=True)
+    owner: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "t_sample"
