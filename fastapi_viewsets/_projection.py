@@ -23,13 +23,13 @@ Both paths give the same JSON; a property-based test compares them on random row
 from __future__ import annotations
 
 import logging
-import types
-import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, Union
+from typing import Any
 
 from pydantic import BaseModel
 from tortoise.models import Model
+
+from .schemas import nested_model
 
 logger = logging.getLogger("fastapi_viewsets")
 
@@ -54,19 +54,6 @@ class _Ineligible(Exception):
     pass
 
 
-def _optional_model(annotation: Any) -> type[BaseModel] | None:
-    """The model in ``X`` or ``X | None`` (``Annotated`` unwrapped); ``None`` otherwise."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _optional_model(typing.get_args(annotation)[0])
-    if origin is Union or origin is types.UnionType:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _optional_model(args[0]) if len(args) == 1 else None
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
 def _shape(
     schema: type[BaseModel], model: type[Model], prefix: str, columns: list[str], depth: int
 ) -> _Shape:
@@ -86,7 +73,7 @@ def _shape(
             columns.append(f"{prefix}{name}")
         elif name in meta.fk_fields or name in meta.o2o_fields:
             related: type[Model] = meta.fields_map[name].related_model  # type: ignore[attr-defined]
-            nested_schema = _optional_model(info.annotation)
+            nested_schema = nested_model(info.annotation, collections=False)
             if nested_schema is None:
                 raise _Ineligible(f"field {name!r} of {schema.__name__} is not a nested schema")
             marker = f"{prefix}{name}__{related._meta.pk_attr}"

@@ -255,11 +255,11 @@ class GenericViewSet(Generic[ModelT]):
         """The row the URL names, within ``get_queryset()``; a 404 when it is not there."""
         value = self.get_lookup_value()
         field = self.model._meta.fields_map.get(self.lookup_field)
-        if field is not None and column_problem(field, value) is not None:
-            # A value the column cannot hold names no row (and must not reach the database).
-            raise NotFound(f"No {self.model.__name__.lower()} matches the given query.")
-        queryset = self.bound.plan.apply(self.scope_queryset(self.get_queryset()))
-        obj = await queryset.get_or_none(**{self.lookup_field: value})
+        # A value the column cannot hold names no row (and must not reach the database).
+        obj = None
+        if field is None or column_problem(field, value) is None:
+            queryset = self.bound.plan.apply(self.scope_queryset(self.get_queryset()))
+            obj = await queryset.get_or_none(**{self.lookup_field: value})
         if obj is None:
             raise NotFound(f"No {self.model.__name__.lower()} matches the given query.")
         await self.check_object_permissions(obj)

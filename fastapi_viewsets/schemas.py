@@ -122,20 +122,37 @@ def partial_schema(schema: type[BaseModel]) -> type[BaseModel]:
     return partial
 
 
-def _unwrap(annotation: Any) -> type[BaseModel] | None:
-    """The Pydantic model inside ``X``, ``X | None``, ``list[X]``, ``Annotated[X, ...]``."""
+def nested_model(annotation: Any, *, collections: bool = True) -> type[BaseModel] | None:
+    """The Pydantic model inside ``X``, ``X | None``, ``Annotated[X, ...]`` and, unless
+    ``collections`` is false, ``list[X]`` (and other collections)."""
     origin = typing.get_origin(annotation)
     if origin is Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (Union, types.UnionType, list, tuple, set, frozenset, typing.Sequence):
-        for arg in typing.get_args(annotation):
-            found = _unwrap(arg)
-            if found is not None:
-                return found
-        return None
+        return nested_model(typing.get_args(annotation)[0], collections=collections)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if not collections and len(args) != 1:
+            return None
+    elif origin in (list, tuple, set, frozenset, typing.Sequence) and collections:
+        args = list(typing.get_args(annotation))
+    else:
+        args = []
+    for arg in args:
+        found = nested_model(arg, collections=collections)
+        if found is not None:
+            return found
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     return None
+
+
+def relation_not_schema(
+    owner: str, schema: type[BaseModel], label: str, model: type[Model], attr: str
+) -> ImproperlyConfigured:
+    return ImproperlyConfigured(
+        f"{owner}: field {label!r} of {schema.__name__} is the relation "
+        f"{model.__name__}.{attr}, so its type must be a Pydantic model (or a list of "
+        f"one). To expose only the key, use a field named '{attr}_id'."
+    )
 
 
 def source_name(name: str, info: Any) -> str:
@@ -188,13 +205,9 @@ def _plan(
         attr = source_name(name, info)
         if attr not in forward and attr not in many:
             continue
-        nested = _unwrap(info.annotation)
+        nested = nested_model(info.annotation)
         if nested is None:
-            raise ImproperlyConfigured(
-                f"{owner}: field {prefix}{name!r} of {schema.__name__} is the relation "
-                f"{model.__name__}.{attr}, so its type must be a Pydantic model (or a list of "
-                f"one). To expose only the key, use a field named '{attr}_id'."
-            )
+            raise relation_not_schema(owner, schema, f"{prefix}{name}", model, attr)
         related: type[Model] = meta.fields_map[attr].related_model  # type: ignore[attr-defined]
         path = f"{prefix}{attr}"
         if attr in forward and not prefetching:
@@ -235,12 +248,8 @@ def check_read_schema(schema: type[BaseModel], model: type[Model], owner: str) -
     relations = meta.fk_fields | meta.o2o_fields | meta.m2m_fields
     for name, info in schema.model_fields.items():
         attr = source_name(name, info)
-        if attr in relations and _unwrap(info.annotation) is None:
-            raise ImproperlyConfigured(
-                f"{owner}: field {name!r} of {schema.__name__} is the relation "
-                f"{model.__name__}.{attr}, so its type must be a Pydantic model (or a list of "
-                f"one). To expose only the key, use a field named '{attr}_id'."
-            )
+        if attr in relations and nested_model(info.annotation) is None:
+            raise relation_not_schema(owner, schema, name, model, attr)
         if attr in known or hasattr(model, attr) or not info.is_required():
             continue
         raise ImproperlyConfigured(
