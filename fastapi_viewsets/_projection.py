@@ -23,12 +23,16 @@ Both paths give the same JSON; a property-based test compares them on random row
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
+from . import _sql
+from ._sql import SelectPlan
 from .schemas import nested_model
 
 logger = logging.getLogger("fastapi_viewsets")
@@ -38,13 +42,13 @@ __all__ = ("Projection",)
 
 @dataclass(frozen=True)
 class _Shape:
-    """How to build one (nested) dict from a flat ``values()`` row."""
+    """How to build one (nested) dict from a flat row of the projection's columns."""
 
-    columns: tuple[tuple[str, str], ...]  # (schema key, values() key)
-    nested: tuple[tuple[str, str, _Shape], ...]  # (schema key, key that is None for no row, shape)
+    columns: tuple[tuple[str, int], ...]  # (schema key, index of the column)
+    nested: tuple[tuple[str, int, _Shape], ...]  # (schema key, index None for no row, shape)
 
-    def build(self, row: dict[str, Any]) -> dict[str, Any]:
-        out = {key: row[source] for key, source in self.columns}
+    def build(self, row: Sequence[Any]) -> dict[str, Any]:
+        out = {key: row[index] for key, index in self.columns}
         for key, marker, shape in self.nested:
             out[key] = None if row[marker] is None else shape.build(row)
         return out
@@ -52,6 +56,12 @@ class _Shape:
 
 class _Ineligible(Exception):
     pass
+
+
+def _index(columns: list[str], path: str) -> int:
+    if path not in columns:
+        columns.append(path)
+    return columns.index(path)
 
 
 def _shape(
@@ -63,21 +73,19 @@ def _shape(
     if any(v.info.mode in ("before", "wrap") for v in validators):
         raise _Ineligible(f"{schema.__name__} has a model_validator that runs before validation")
     meta = model._meta
-    own: list[tuple[str, str]] = []
-    nested: list[tuple[str, str, _Shape]] = []
+    own: list[tuple[str, int]] = []
+    nested: list[tuple[str, int, _Shape]] = []
     for name, info in schema.model_fields.items():
         if info.alias not in (None, name) or info.validation_alias not in (None, name):
             raise _Ineligible(f"field {name!r} of {schema.__name__} has an alias")
         if name in meta.fields_db_projection:
-            own.append((name, f"{prefix}{name}"))
-            columns.append(f"{prefix}{name}")
+            own.append((name, _index(columns, f"{prefix}{name}")))
         elif name in meta.fk_fields or name in meta.o2o_fields:
             related: type[Model] = meta.fields_map[name].related_model  # type: ignore[attr-defined]
             nested_schema = nested_model(info.annotation, collections=False)
             if nested_schema is None:
                 raise _Ineligible(f"field {name!r} of {schema.__name__} is not a nested schema")
-            marker = f"{prefix}{name}__{related._meta.pk_attr}"
-            columns.append(marker)
+            marker = _index(columns, f"{prefix}{name}__{related._meta.pk_attr}")
             shape = _shape(nested_schema, related, f"{prefix}{name}__", columns, depth + 1)
             nested.append((name, marker, shape))
         elif name in meta.fields_map or hasattr(model, name) or info.is_required():
@@ -90,7 +98,7 @@ def _shape(
 class Projection:
     """The columns a read schema needs, and how to shape a row of them into its input."""
 
-    columns: tuple[str, ...]
+    select: SelectPlan
     shape: _Shape
 
     @classmethod
@@ -104,8 +112,20 @@ class Projection:
         except _Ineligible as reason:
             logger.debug("%s: %s is read through model objects: %s", owner, schema.__name__, reason)
             return None
-        return cls(tuple(dict.fromkeys(columns)), shape)
+        return cls(SelectPlan.for_paths(model, columns), shape)
 
-    def rows(self, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.select.paths
+
+    async def fetch(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
+        """The rows of ``queryset``, shaped for the read schema: prepared SQL when the queryset
+        is plain (see ``_sql``), else Tortoise's ``values()``."""
+        prepared = _sql.select(queryset, self.select)
+        if prepared is not None:
+            rows: Sequence[Sequence[Any]] = self.select.read(await prepared.rows())
+        else:
+            paths = self.select.paths
+            rows = [[row[p] for p in paths] for row in await queryset.values(*paths)]
         build = self.shape.build
-        return [build(row) for row in values]
+        return [build(row) for row in rows]

@@ -39,12 +39,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter
-from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import IntegrityError, MultipleObjectsReturned
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -55,7 +55,14 @@ from ._values import column_problem, safe_input
 from .exceptions import NotAuthenticated, NotFound, PermissionDenied
 from .filters import FilterSet, Listing
 from .pagination import BasePagination
-from .permissions import AllowAny, BasePermission, PermissionLike, refusing_operand, resolve
+from .permissions import (
+    AllowAny,
+    BasePermission,
+    PermissionLike,
+    checks_objects,
+    refusing_operand,
+    resolve,
+)
 from .schemas import LoadPlan, check_read_schema, default_read_schema
 from .state import BaseStateManager
 
@@ -253,17 +260,53 @@ class GenericViewSet(Generic[ModelT]):
 
     async def get_object(self) -> ModelT:
         """The row the URL names, within ``get_queryset()``; a 404 when it is not there."""
+        queryset = self._lookup_queryset()
+        obj = None if queryset is None else await self.bound.plan.apply(queryset).get_or_none()
+        if obj is None:
+            self._not_found()
+        await self.check_object_permissions(obj)
+        return obj
+
+    def _lookup_queryset(self) -> QuerySet[ModelT] | None:
+        """The scoped queryset filtered by the URL's lookup; ``None`` when the value cannot
+        name a row."""
         value = self.get_lookup_value()
         field = self.model._meta.fields_map.get(self.lookup_field)
         # A value the column cannot hold names no row (and must not reach the database).
-        obj = None
-        if field is None or column_problem(field, value) is None:
-            queryset = self.bound.plan.apply(self.scope_queryset(self.get_queryset()))
-            obj = await queryset.get_or_none(**{self.lookup_field: value})
-        if obj is None:
-            raise NotFound(f"No {self.model.__name__.lower()} matches the given query.")
-        await self.check_object_permissions(obj)
-        return obj
+        if field is not None and column_problem(field, value) is not None:
+            return None
+        return self.scope_queryset(self.get_queryset()).filter(**{self.lookup_field: value})
+
+    def _not_found(self) -> NoReturn:
+        raise NotFound(f"No {self.model.__name__.lower()} matches the given query.")
+
+    def reads_rows(self) -> bool:
+        """Whether this request's object can be answered from its row, with no model object:
+        the read schema allows it (see the fast read path), ``get_object``, ``load`` and
+        ``serialize`` are not overridden, and no permission checks objects."""
+        cls = type(self)
+        return (
+            self.bound.projection is not None
+            and cls.get_object is GenericViewSet.get_object
+            and cls.check_object_permissions is GenericViewSet.check_object_permissions
+            and cls.load is GenericViewSet.load
+            and cls.serialize is GenericViewSet.serialize
+            and not any(checks_objects(p) for p in self._checked_permissions())
+        )
+
+    async def get_row(self) -> dict[str, Any]:
+        """What :meth:`get_object` finds, as the read schema's input (see :meth:`reads_rows`)."""
+        projection = self.bound.projection
+        queryset = self._lookup_queryset()
+        rows = []
+        if queryset is not None and projection is not None:
+            # Two rows at most, to tell "more than one" apart, as Tortoise's get_or_none does.
+            rows = await projection.fetch(queryset.limit(2))
+        if not rows:
+            self._not_found()
+        if len(rows) > 1:
+            raise MultipleObjectsReturned(self.model)
+        return rows[0]
 
     async def load(self, queryset: QuerySet[ModelT]) -> list[ModelT]:
         """Run ``queryset`` with the relations the read schema needs."""
@@ -284,7 +327,7 @@ class GenericViewSet(Generic[ModelT]):
             or cls.serialize is not GenericViewSet.serialize
         ):
             return await self.load(queryset)
-        return projection.rows(await queryset.values(*projection.columns))
+        return await projection.fetch(queryset)
 
     async def reload(self, obj: ModelT) -> ModelT:
         """``obj`` again, with the relations the read schema needs (after a write)."""

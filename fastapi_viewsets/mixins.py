@@ -64,6 +64,8 @@ class RetrieveModelMixin(GenericViewSet[ModelT]):
     """``GET {prefix}/{lookup}``: the object ``get_object()`` finds."""
 
     async def retrieve(self) -> Response:
+        if self.reads_rows():
+            return self.make_response(await self.get_row())
         return self.make_response(await self.get_object())
 
 

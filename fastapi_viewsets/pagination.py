@@ -48,6 +48,7 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from ._sql import count_rows
 from ._values import normalise_value, text_problem
 from .exceptions import ErrorResponse, ImproperlyConfigured, NotFound, ParseError
 from .filters import value_type
@@ -165,7 +166,7 @@ class PageNumberPagination(BasePagination):
     ) -> Response:
         page = params.get(self.page_query_param) or 1
         size = params.get(self.page_size_query_param) or self.page_size
-        count = await queryset.count()
+        count = await count_rows(queryset)
         last = max(1, -(-count // size))
         if page > last:
             raise NotFound("Invalid page.", code="invalid_page")
@@ -207,7 +208,7 @@ class LimitOffsetPagination(BasePagination):
     ) -> Response:
         limit = params.get(self.limit_query_param) or self.default_limit
         offset = params.get(self.offset_query_param) or 0
-        count = await queryset.count()
+        count = await count_rows(queryset)
         rows = (
             await view.load_for_response(queryset.offset(offset).limit(limit))
             if offset < count

@@ -519,12 +519,9 @@ async def test_ordering_ties_are_broken_by_the_primary_key() -> None:
         with capture_queries() as queries:
             response = await client.get("/companies?ordering=size")
         assert names(response.json()) == [c.name for c in by_size]
-        assert (
-            queries.queries[0].endswith(
-                ('ORDER BY "size" ASC,"id" ASC: []', 'ORDER BY "size" ASC,"id" ASC')
-            )
-            or '"size" ASC,"id" ASC' in queries.queries[0]
-        )
+        # Tortoise writes bare column names, prepared SQL qualifies them with the table.
+        statement = queries.queries[0].replace('"t_company".', "")
+        assert 'ORDER BY "size" ASC,"id" ASC' in statement
 
 
 async def test_ordering_across_a_relation() -> None:

@@ -1017,7 +1017,7 @@ async def test_pages_of_an_ordered_get_queryset_are_stable(
         assert len(rows) == 300
         assert len(set(rows)) == 300
         page_query = next(q for q in queries if "LIMIT" in q.upper())
-        assert '"size" ASC,"id" ASC' in page_query
+        assert '"size" ASC,"id" ASC' in page_query.replace('"t_company".', "")
 
 
 @pytest.mark.parametrize("value", [2**31, 2**64])
