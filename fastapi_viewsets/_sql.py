@@ -173,7 +173,10 @@ class _Where:
         if field.get_for_dialect(self.dialect, "function_cast") is not None:
             raise _Unsupported
         encoder = info.get("value_encoder")
-        value = encoder(value, self.model, field) if encoder else field.to_db_value(value, self.model)
+        if encoder is not None:
+            value = encoder(value, self.model, field)
+        else:
+            value = field.to_db_value(value, self.model)
         column = f"{self.table}.{quote(info.get('source_field') or info['field'])}"
         op = info["operator"]
         symbol = _COMPARISONS.get(op)
@@ -312,9 +315,9 @@ def _read_datetime(field: DatetimeField[Any]) -> Reader:
         # the general ISO 8601 parser Tortoise uses. The time zone rules stay Tortoise's.
         if type(value) is str:
             try:
-                value = datetime.datetime.fromisoformat(value)
+                return to_python(datetime.datetime.fromisoformat(value))
             except ValueError:
-                pass
+                return to_python(value)
         return to_python(value)
 
     return read
