@@ -50,7 +50,9 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from ._integrity import conflict_from
+from . import _sql
 from ._projection import Projection
+from ._sql import SelectPlan
 from ._values import column_problem, safe_input
 from .exceptions import NotAuthenticated, NotFound, PermissionDenied
 from .filters import FilterSet, Listing
@@ -111,6 +113,11 @@ class BoundAction:
         """The relations to load; needs Tortoise's relations, so it is made on first use."""
         check_read_schema(self.read_schema, self.model, self.owner)
         return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
+
+    @cached_property
+    def own_columns(self) -> SelectPlan:
+        """Every column of the model, to build a model object from prepared SQL."""
+        return SelectPlan.for_paths(self.model, list(self.model._meta.fields_db_projection))
 
     @cached_property
     def projection(self) -> Projection | None:
@@ -284,15 +291,57 @@ class GenericViewSet(Generic[ModelT]):
         """Whether this request's object can be answered from its row, with no model object:
         the read schema allows it (see the fast read path), ``get_object``, ``load`` and
         ``serialize`` are not overridden, and no permission checks objects."""
+        return self._serializes_rows() and self._objects_unchecked()
+
+    def _serializes_rows(self) -> bool:
         cls = type(self)
         return (
             self.bound.projection is not None
-            and cls.get_object is GenericViewSet.get_object
-            and cls.check_object_permissions is GenericViewSet.check_object_permissions
             and cls.load is GenericViewSet.load
             and cls.serialize is GenericViewSet.serialize
+            and cls.reload is GenericViewSet.reload
+        )
+
+    def _objects_unchecked(self) -> bool:
+        cls = type(self)
+        return (
+            cls.get_object is GenericViewSet.get_object
+            and cls.check_object_permissions is GenericViewSet.check_object_permissions
             and not any(checks_objects(p) for p in self._checked_permissions())
         )
+
+    async def get_object_to_write(self) -> ModelT:
+        """:meth:`get_object` for update and destroy.
+
+        When ``get_object`` is not overridden and no permission checks objects, only the row's
+        own columns are read (prepared SQL, no relations: the response is read again after the
+        write); otherwise it is :meth:`get_object`.
+        """
+        queryset = self._lookup_queryset() if self._objects_unchecked() else None
+        plan = self.bound.own_columns
+        prepared = None if queryset is None else _sql.select(queryset.limit(2), plan)
+        if prepared is None:
+            return await self.get_object()
+        rows = await prepared.rows()
+        if not rows:
+            self._not_found()
+        if len(rows) > 1:
+            raise MultipleObjectsReturned(self.model)
+        columns = self.model._meta.fields_db_projection
+        return self.model._init_from_db(**{columns[n]: v for n, v in zip(plan.paths, rows[0])})
+
+    async def written_response(self, obj: ModelT, *, status_code: int = 200) -> Response:
+        """The response after a write: ``obj`` read again with what the read schema needs.
+
+        Read as a row (prepared SQL) when the read schema allows it; else :meth:`reload` and
+        the model object.
+        """
+        projection = self.bound.projection
+        if projection is not None and self.bound.plan.relations and self._serializes_rows():
+            rows = await projection.fetch(self.model.filter(pk=obj.pk))
+            if rows:
+                return self.make_response(rows[0], status_code=status_code)
+        return self.make_response(await self.reload(obj), status_code=status_code)
 
     async def get_row(self) -> dict[str, Any]:
         """What :meth:`get_object` finds, as the read schema's input (see :meth:`reads_rows`)."""
@@ -501,7 +550,8 @@ class GenericViewSet(Generic[ModelT]):
     def serialize(self, data: Any, *, many: bool = False) -> bytes:
         """Validate ``data`` (objects) with the read schema once and dump it to JSON."""
         adapter = self.bound.many if many else self.bound.one
-        return adapter.dump_json(adapter.validate_python(data, from_attributes=True))
+        # by_alias, as FastAPI writes response models (and as OpenAPI shows them).
+        return adapter.dump_json(adapter.validate_python(data, from_attributes=True), by_alias=True)
 
     def make_response(self, data: Any, *, many: bool = False, status_code: int = 200) -> Response:
         return Response(

@@ -56,8 +56,7 @@ class CreateModelMixin(GenericViewSet[ModelT]):
             built = self.model(**values)
             created = await self.perform_create(built)
             obj = created if created is not None else built
-        obj = await self.reload(obj)
-        return self.make_response(obj, status_code=201)
+        return await self.written_response(obj, status_code=201)
 
 
 class RetrieveModelMixin(GenericViewSet[ModelT]):
@@ -81,13 +80,12 @@ class UpdateModelMixin(GenericViewSet[ModelT]):
     async def _update(self, values: dict[str, Any]) -> Response:
         self.validate_values(values)
         async with self.atomic(values):
-            obj = await self.get_object()
+            obj = await self.get_object_to_write()
             self.remember(obj)
             obj.update_from_dict(values)
             updated = await self.perform_update(obj)
             obj = updated if updated is not None else obj
-        obj = await self.reload(obj)
-        return self.make_response(obj)
+        return await self.written_response(obj)
 
 
 class DestroyModelMixin(GenericViewSet[ModelT]):
@@ -95,6 +93,6 @@ class DestroyModelMixin(GenericViewSet[ModelT]):
 
     async def destroy(self) -> Response:
         async with self.atomic(deleting=True):
-            obj = await self.get_object()
+            obj = await self.get_object_to_write()
             await self.perform_destroy(obj)
         return Response(status_code=204)

@@ -66,6 +66,8 @@ PermissionResult: TypeAlias = "bool | Awaitable[bool]"
 
 async def resolve(result: bool | Awaitable[bool]) -> bool:
     """The answer of a permission method that may be sync or async."""
+    if result is True or result is False:
+        return result
     if inspect.isawaitable(result):
         return bool(await result)
     return bool(result)

@@ -40,9 +40,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.exceptions import ResponseValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.types import Receive, Scope, Send
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -63,6 +65,9 @@ __all__ = ("ViewSetRoute", "viewset")
 V = TypeVar("V", bound=type[GenericViewSet[Any]])
 
 VIEW_PARAM = "fastapi_viewsets_view"
+REQUEST_PARAM = "fastapi_viewsets_request"
+RESPONSE_PARAM = "fastapi_viewsets_response"
+FINISHER_ATTR = "__fastapi_viewsets_finisher__"
 BOUND_ATTR = "__fastapi_viewsets_bound__"
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -235,6 +240,9 @@ class _Registration:
         # Every check has passed: only now touch the router, so a mistake adds nothing.
         for path, endpoint, kwargs in self.routes:
             self.router.add_api_route(path, endpoint, route_class_override=ViewSetRoute, **kwargs)
+            route = self.router.routes[-1]
+            if isinstance(route, APIRoute) and route.endpoint is endpoint:
+                getattr(endpoint, FINISHER_ATTR).configure(route)
 
     # --- building endpoints ---------------------------------------------------------------
 
@@ -322,13 +330,23 @@ class _Registration:
         query = self._listing_parameters(bound)
         query_names = [p.name for p in query]
 
+        finisher = _Finisher(standard=bound.name in STANDARD_ACTIONS)
+        # With nothing to validate, the view (and its permission check) is made in the endpoint
+        # itself, in the same order as a dependency would, minus the dependency's cost.
+        inline_view = not bound.detail and not params and not query
+
         async def endpoint(**kwargs: Any) -> Any:
-            view = kwargs.pop(VIEW_PARAM)
+            sub_response: Response = kwargs.pop(RESPONSE_PARAM)
+            if inline_view:
+                view = await factory(kwargs.pop(REQUEST_PARAM))
+            else:
+                view = kwargs.pop(VIEW_PARAM)
             if bound.detail:
                 view.kwargs[lookup] = kwargs.pop(lookup)
             view.query_params = {name: kwargs.pop(name) for name in query_names}
-            return await call(view, kwargs)
+            return finisher.finish(await call(view, kwargs), sub_response)
 
+        endpoint.__dict__[FINISHER_ATTR] = finisher
         taken = {p.name for p in params}
         names = [p.name for p in query]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -346,15 +364,24 @@ class _Registration:
         signature_params = [*params, *query]
         if bound.detail:
             signature_params.insert(0, self._lookup_parameter())
-        # Last, so the action's own dependencies (which may set the user) run before permissions.
         signature_params.append(
-            inspect.Parameter(
-                VIEW_PARAM,
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=Any,
-                default=Depends(factory),
-            )
+            inspect.Parameter(RESPONSE_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Response)
         )
+        if inline_view:
+            signature_params.append(
+                inspect.Parameter(REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+            )
+        else:
+            # Last, so the action's own dependencies (which may set the user) run before
+            # permissions, and permissions before the body is validated.
+            signature_params.append(
+                inspect.Parameter(
+                    VIEW_PARAM,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=Any,
+                    default=Depends(factory),
+                )
+            )
         endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             signature_params, return_annotation=return_annotation
         )
@@ -500,6 +527,66 @@ class _Registration:
             # `-> None` means no body, not a response model of null.
             returns = inspect.Signature.empty
         return params, returns
+
+
+class _Finisher:
+    """Turns what an action returned into its response, as FastAPI would.
+
+    Headers (and a status code) that dependencies set on FastAPI's ``Response`` parameter are
+    kept on the responses the standard actions build. A value an ``@action`` returns is
+    validated and serialised once with its response model, as FastAPI does, unless the route
+    asks for FastAPI's options (``response_model_exclude...``, another response class), which
+    are then left to FastAPI.
+    """
+
+    def __init__(self, *, standard: bool) -> None:
+        self.standard = standard
+        self.adapter: TypeAdapter[Any] | None = None
+        self.status_code = 200
+
+    def configure(self, route: APIRoute) -> None:
+        response_class = route.response_class
+        if (
+            self.standard
+            or route.response_field is None
+            or route.response_model_include is not None
+            or route.response_model_exclude is not None
+            or not route.response_model_by_alias
+            or route.response_model_exclude_unset
+            or route.response_model_exclude_defaults
+            or route.response_model_exclude_none
+            or not isinstance(response_class, DefaultPlaceholder)
+            or response_class.value is not JSONResponse
+        ):
+            return
+        self.adapter = TypeAdapter(route.response_model)
+        self.status_code = route.status_code or 200
+
+    def finish(self, result: Any, sub_response: Response) -> Any:
+        if isinstance(result, Response):
+            if not self.standard:
+                return result  # an action's own response goes out as it is, as in FastAPI
+        elif self.adapter is None:
+            return result
+        else:
+            try:
+                value = self.adapter.validate_python(result, from_attributes=True)
+            except ValidationError as exc:
+                errors = [
+                    {**error, "loc": ("response", *error["loc"])}
+                    for error in exc.errors(include_url=False)
+                ]
+                raise ResponseValidationError(errors, body=result) from None
+            result = Response(
+                self.adapter.dump_json(value, by_alias=True),
+                status_code=self.status_code,
+                media_type="application/json",
+            )
+        if sub_response.status_code:
+            result.status_code = sub_response.status_code
+        if sub_response.raw_headers:
+            result.raw_headers.extend(sub_response.raw_headers)
+        return result
 
 
 def _view_factory(cls: type[GenericViewSet[Any]], bound: BoundAction) -> Callable[..., Any]:

