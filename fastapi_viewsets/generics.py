@@ -49,8 +49,8 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from ._integrity import conflict_from
 from . import _sql
+from ._integrity import conflict_from
 from ._projection import Projection
 from ._sql import SelectPlan
 from ._values import column_problem, safe_input
@@ -328,7 +328,9 @@ class GenericViewSet(Generic[ModelT]):
         if len(rows) > 1:
             raise MultipleObjectsReturned(self.model)
         columns = self.model._meta.fields_db_projection
-        return self.model._init_from_db(**{columns[n]: v for n, v in zip(plan.paths, rows[0])})
+        return self.model._init_from_db(
+            **{columns[n]: v for n, v in zip(plan.paths, rows[0], strict=True)}
+        )
 
     async def written_response(self, obj: ModelT, *, status_code: int = 200) -> Response:
         """The response after a write: ``obj`` read again with what the read schema needs.

@@ -31,8 +31,8 @@ set there is not lost.
 
 from __future__ import annotations
 
-import re
 import os
+import re
 from collections.abc import MutableMapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
