@@ -433,18 +433,35 @@ class GenericViewSet(Generic[ModelT]):
 
     @asynccontextmanager
     async def atomic(
-        self, values: Mapping[str, Any] | None = None, *, deleting: bool = False
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        deleting: bool = False,
+        single_statement: bool = False,
     ) -> AsyncIterator[None]:
         """One transaction for a write and its hooks.
 
         When anything inside raises, nothing is written. An integrity error becomes a 409 that
         names the field (``values`` are what was written, used to find a missing reference).
+        With ``single_statement=True`` the block writes with one statement, which the database
+        applies whole or not at all, so no transaction is opened around it.
         """
         try:
-            async with in_transaction(self.model._meta.default_connection):
+            if single_statement:
                 yield
+            else:
+                async with in_transaction(self.model._meta.default_connection):
+                    yield
         except IntegrityError as exc:
             raise await conflict_from(self.model, exc, values or {}, deleting=deleting) from None
+
+    def writes_one_statement(self, hook: str) -> bool:
+        """Whether ``hook`` (``"perform_create"`` or ``"perform_update"``) writes with a single
+        statement: it is not overridden and no Tortoise signal handler listens to saves."""
+        if getattr(type(self), hook) is not getattr(GenericViewSet, hook):
+            return False
+        listeners = self.model._listeners
+        return not any(listeners.get(signal, {}).get(self.model) for signal in listeners)
 
     def get_write_values(
         self, data: BaseModel, *, partial: bool = False, creating: bool = False
