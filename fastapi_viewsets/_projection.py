@@ -124,6 +124,8 @@ class Projection:
         prepared = _sql.select(queryset, self.select)
         if prepared is not None:
             rows: Sequence[Sequence[Any]] = self.select.read(await prepared.rows())
+        elif queryset._limit == 0:
+            rows = []  # values() would ignore a zero limit
         else:
             paths = self.select.paths
             rows = [[row[p] for p in paths] for row in await queryset.values(*paths)]

@@ -86,6 +86,10 @@ STANDARD_ACTIONS: dict[str, tuple[str, bool, int]] = {
 }
 
 
+#: What a model's save() runs; an override may write more than one statement.
+_SAVE_METHODS = ("save", "_pre_save", "_post_save")
+
+
 @dataclass(frozen=True)
 class BoundAction:
     """What a registered route knows about its action, prepared once at registration."""
@@ -457,11 +461,15 @@ class GenericViewSet(Generic[ModelT]):
 
     def writes_one_statement(self, hook: str) -> bool:
         """Whether ``hook`` (``"perform_create"`` or ``"perform_update"``) writes with a single
-        statement: it is not overridden and no Tortoise signal handler listens to saves."""
+        statement: neither it nor the model's ``save`` is overridden, and no Tortoise signal
+        handler listens to the model's saves."""
         if getattr(type(self), hook) is not getattr(GenericViewSet, hook):
             return False
-        listeners = self.model._listeners
-        return not any(listeners.get(signal, {}).get(self.model) for signal in listeners)
+        model = self.model
+        if any(getattr(model, name) is not getattr(Model, name) for name in _SAVE_METHODS):
+            return False
+        listeners = model._listeners
+        return not any(listeners.get(signal, {}).get(model) for signal in listeners)
 
     def get_write_values(
         self, data: BaseModel, *, partial: bool = False, creating: bool = False

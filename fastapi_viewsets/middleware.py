@@ -93,6 +93,7 @@ class RequestStateMiddleware:
             raise
         finally:
             RequestStore.deactivate(token)
+            store.close()
 
 
 def _app_handles_errors(scope: Scope) -> bool:

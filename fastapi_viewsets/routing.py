@@ -37,6 +37,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -124,6 +125,7 @@ class ViewSetRoute(APIRoute):
             RequestStore.deactivate(token)
             if opened_here:
                 scope.pop(SCOPE_KEY, None)
+                store.close()
 
 
 def viewset(
@@ -331,12 +333,17 @@ class _Registration:
         query_names = [p.name for p in query]
 
         finisher = _Finisher(standard=bound.name in STANDARD_ACTIONS)
+        # FastAPI gives its Response to one parameter only: the action's own, when it has one.
+        own_response = next((p.name for p in params if _is_response(p.annotation)), None)
+        response_name = own_response or RESPONSE_PARAM
         # With nothing to validate, the view (and its permission check) is made in the endpoint
         # itself, in the same order as a dependency would, minus the dependency's cost.
         inline_view = not bound.detail and not params and not query
 
         async def endpoint(**kwargs: Any) -> Any:
-            sub_response: Response = kwargs.pop(RESPONSE_PARAM)
+            sub_response: Response = (
+                kwargs[response_name] if own_response else kwargs.pop(RESPONSE_PARAM)
+            )
             if inline_view:
                 view = await factory(kwargs.pop(REQUEST_PARAM))
             else:
@@ -344,7 +351,10 @@ class _Registration:
             if bound.detail:
                 view.kwargs[lookup] = kwargs.pop(lookup)
             view.query_params = {name: kwargs.pop(name) for name in query_names}
-            return finisher.finish(await call(view, kwargs), sub_response)
+            result = await call(view, kwargs)
+            if isinstance(result, _Built):
+                return finisher.finish(result.response, sub_response, built=True)
+            return finisher.finish(result, sub_response)
 
         endpoint.__dict__[FINISHER_ATTR] = finisher
         taken = {p.name for p in params}
@@ -364,9 +374,12 @@ class _Registration:
         signature_params = [*params, *query]
         if bound.detail:
             signature_params.insert(0, self._lookup_parameter())
-        signature_params.append(
-            inspect.Parameter(RESPONSE_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Response)
-        )
+        if own_response is None:
+            signature_params.append(
+                inspect.Parameter(
+                    RESPONSE_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Response
+                )
+            )
         if inline_view:
             signature_params.append(
                 inspect.Parameter(REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
@@ -459,7 +472,7 @@ class _Registration:
         async def call(view: Any, kwargs: dict[str, Any]) -> Any:
             result = await getattr(view, name)(**kwargs)
             if lists and isinstance(result, QuerySet):
-                return await view.list_response(result)
+                return _Built(await view.list_response(result))
             return result
 
         if lists:
@@ -529,6 +542,17 @@ class _Registration:
         return params, returns
 
 
+@dataclass(frozen=True)
+class _Built:
+    """A response the viewset built from what an action returned (a listing's page)."""
+
+    response: Response
+
+
+def _is_response(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, Response)
+
+
 class _Finisher:
     """Turns what an action returned into its response, as FastAPI would.
 
@@ -562,9 +586,9 @@ class _Finisher:
         self.adapter = TypeAdapter(route.response_model)
         self.status_code = route.status_code or 200
 
-    def finish(self, result: Any, sub_response: Response) -> Any:
+    def finish(self, result: Any, sub_response: Response, *, built: bool = False) -> Any:
         if isinstance(result, Response):
-            if not self.standard:
+            if not (self.standard or built):
                 return result  # an action's own response goes out as it is, as in FastAPI
         elif self.adapter is None:
             return result

@@ -128,6 +128,17 @@ class RequestStore:
     def request(self, request: Request | None) -> None:
         self._request = request
 
+    def close(self) -> None:
+        """The request is over (its response and background tasks are done): drop the views
+        and the request object made for it.
+
+        Both refer back to the store (a view holds it; the request holds the ``send`` that adds
+        the request id, which holds it), cycles that would keep the request, its scope and its
+        exit stacks alive until the garbage collector runs.
+        """
+        self.views.clear()
+        self._request = None
+
     def activate(self) -> Token[RequestStore | None]:
         """Make this the current store; pass the token to :meth:`deactivate`."""
         return _current_store.set(self)
