@@ -119,9 +119,12 @@ class BoundAction:
         return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
 
     @cached_property
-    def own_columns(self) -> SelectPlan:
-        """Every column of the model, to build a model object from prepared SQL."""
-        return SelectPlan.for_paths(self.model, list(self.model._meta.fields_db_projection))
+    def write_columns(self) -> SelectPlan:
+        """Every column of the model (to build a model object from prepared SQL), then the
+        columns of relations the read schema shows (to answer a write without reading again)."""
+        own = list(self.model._meta.fields_db_projection)
+        related = [p for p in self.projection.columns if "__" in p] if self.projection else []
+        return SelectPlan.for_paths(self.model, own + related)
 
     @cached_property
     def projection(self) -> Projection | None:
@@ -317,12 +320,13 @@ class GenericViewSet(Generic[ModelT]):
     async def get_object_to_write(self) -> ModelT:
         """:meth:`get_object` for update and destroy.
 
-        When ``get_object`` is not overridden and no permission checks objects, only the row's
-        own columns are read (prepared SQL, no relations: the response is read again after the
-        write); otherwise it is :meth:`get_object`.
+        When ``get_object`` is not overridden and no permission checks objects, the row's own
+        columns are read with prepared SQL (with the columns of the relations the read schema
+        shows, so the response needs no second read) and no relations are loaded; otherwise
+        it is :meth:`get_object`.
         """
         queryset = self._lookup_queryset() if self._objects_unchecked() else None
-        plan = self.bound.own_columns
+        plan = self.bound.write_columns
         prepared = None if queryset is None else _sql.select(queryset.limit(2), plan)
         if prepared is None:
             return await self.get_object()
@@ -331,19 +335,37 @@ class GenericViewSet(Generic[ModelT]):
             self._not_found()
         if len(rows) > 1:
             raise MultipleObjectsReturned(self.model)
-        columns = self.model._meta.fields_db_projection
-        return self.model._init_from_db(
-            **{columns[n]: v for n, v in zip(plan.paths, rows[0], strict=True)}
+        meta = self.model._meta
+        columns = meta.fields_db_projection
+        own = len(columns)
+        obj = self.model._init_from_db(
+            **{columns[n]: v for n, v in zip(plan.paths[:own], rows[0][:own], strict=True)}
         )
+        # What the response shows of the relations, valid while their foreign keys keep the
+        # values read here.
+        values = plan.read(rows)[0]
+        related = dict(zip(plan.paths[own:], values[own:], strict=True))
+        keys = {meta.fields_map[path.split("__", 1)[0]].source_field: None for path in related}
+        self._read_relations = (related, {k: getattr(obj, k) for k in keys if k})
+        return obj
 
     async def written_response(self, obj: ModelT, *, status_code: int = 200) -> Response:
-        """The response after a write: ``obj`` read again with what the read schema needs.
+        """The response after a write: ``obj`` with what the read schema needs of its
+        relations.
 
-        Read as a row (prepared SQL) when the read schema allows it; else :meth:`reload` and
-        the model object.
+        When the read schema allows rows: after an update that kept the foreign keys the
+        response shows, the relations read with the object; otherwise the row read again
+        (prepared SQL). Else :meth:`reload` and the model object.
         """
         projection = self.bound.projection
         if projection is not None and self.bound.plan.relations and self._serializes_rows():
+            read: tuple[dict[str, Any], dict[str, Any]] | None = getattr(
+                self, "_read_relations", None
+            )
+            if read is not None and all(getattr(obj, k) == v for k, v in read[1].items()):
+                related = read[0]
+                row = [related[p] if "__" in p else getattr(obj, p) for p in projection.columns]
+                return self.make_response(projection.shape.build(row), status_code=status_code)
             rows = await projection.fetch(self.model.filter(pk=obj.pk))
             if rows:
                 return self.make_response(rows[0], status_code=status_code)
