@@ -2,20 +2,23 @@
 
 Most of a list request's time goes to building Tortoise model objects, one per row and one per
 joined relation, only to read their attributes back for the read schema. When the schema needs
-nothing but columns of the model and of its forward relations, the viewset asks for exactly those
-columns (``QuerySet.values``, one query with LEFT OUTER JOINs), shapes each row into the nested
-dict the schema expects, and validates the dicts once::
+only columns of the model, of its forward relations and lists of its reverse foreign keys, the
+viewset asks for exactly those columns (one query with LEFT OUTER JOINs, prepared once per
+shape, see ``_sql``), one more query per reverse foreign key for the whole page, shapes each
+row into the nested dict the schema expects, and validates the dicts once::
 
-    class CompanyRead(BaseModel):            # eligible: columns, and a forward relation
+    class CompanyRead(BaseModel):            # eligible: columns, a forward relation, children
         id: int
         name: str
-        owner: OwnerRead | None              # -> values("id", "name", "owner__id",
-                                             #           "owner__username")
+        owner: OwnerRead | None              # -> JOIN owner: owner__id, owner__username
+        projects: list[ProjectRead]          # -> SELECT ... FROM project WHERE company_id IN
+                                             #    (the page's ids), in the children's Meta
+                                             #    ordering, else by primary key
 
-A schema that reads anything else keeps the plain path (model objects): a reverse or
-many-to-many relation, a model property or method, an alias, a ``model_validator`` that runs
-before validation (it would see a dict, not a model object). Why a schema keeps the plain path is
-logged once at DEBUG level on the ``fastapi_viewsets`` logger.
+A schema that reads anything else keeps the plain path (model objects): a many-to-many
+relation, a reverse relation below the top level, a model property or method, an alias, a
+``model_validator`` that runs before validation (it would see a dict, not a model object). Why a
+schema keeps the plain path is logged once at DEBUG level on the ``fastapi_viewsets`` logger.
 
 Both paths give the same JSON; a property-based test compares them on random rows.
 """
@@ -23,6 +26,7 @@ Both paths give the same JSON; a property-based test compares them on random row
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,8 +68,42 @@ def _index(columns: list[str], path: str) -> int:
     return columns.index(path)
 
 
+@dataclass(frozen=True)
+class _Children:
+    """A reverse foreign key the schema shows as a list: read with one more query per page."""
+
+    key: str  # the schema key on the parent
+    parent_index: int  # where the parent's key (what children point to) is in the parent row
+    model: type[Model]
+    foreign_key: str  # the children's column that points to the parent
+    select: SelectPlan  # the children's columns, their foreign key last
+    shape: _Shape
+
+
+def _children(name: str, info: Any, model: type[Model], columns: list[str]) -> _Children:
+    relation: Any = model._meta.fields_map[name]
+    child_schema = nested_model(info.annotation)
+    if typing.get_origin(info.annotation) is not list or child_schema is None:
+        raise _Ineligible(f"field {name!r} is not a list of a nested schema")
+    related: type[Model] = relation.related_model
+    child_columns: list[str] = []
+    shape = _shape(child_schema, related, "", child_columns, 1, None)
+    fk_index = _index(child_columns, relation.relation_field)
+    if fk_index != len(child_columns) - 1:
+        child_columns.append(child_columns.pop(fk_index))  # the foreign key goes last
+        shape = _shape(child_schema, related, "", child_columns, 1, None)
+    parent_index = _index(columns, relation.to_field_instance.model_field_name)
+    select = SelectPlan.for_paths(related, child_columns)
+    return _Children(name, parent_index, related, relation.relation_field, select, shape)
+
+
 def _shape(
-    schema: type[BaseModel], model: type[Model], prefix: str, columns: list[str], depth: int
+    schema: type[BaseModel],
+    model: type[Model],
+    prefix: str,
+    columns: list[str],
+    depth: int,
+    children: list[_Children] | None,
 ) -> _Shape:
     if depth > 3:
         raise _Ineligible("relations nested more than three levels")
@@ -86,8 +124,10 @@ def _shape(
             if nested_schema is None:
                 raise _Ineligible(f"field {name!r} of {schema.__name__} is not a nested schema")
             marker = _index(columns, f"{prefix}{name}__{related._meta.pk_attr}")
-            shape = _shape(nested_schema, related, f"{prefix}{name}__", columns, depth + 1)
+            shape = _shape(nested_schema, related, f"{prefix}{name}__", columns, depth + 1, None)
             nested.append((name, marker, shape))
+        elif name in meta.backward_fk_fields and children is not None:
+            children.append(_children(name, info, model, columns))
         elif name in meta.fields_map or hasattr(model, name) or info.is_required():
             raise _Ineligible(f"field {name!r} of {schema.__name__} is not a column")
         # else: the model has no such attribute and the field has a default: both paths use it.
@@ -100,6 +140,8 @@ class Projection:
 
     select: SelectPlan
     shape: _Shape
+    #: Reverse foreign keys shown as lists (top level only), one query each.
+    children: tuple[_Children, ...] = ()
 
     @classmethod
     def for_schema(
@@ -107,12 +149,13 @@ class Projection:
     ) -> Projection | None:
         """The projection for ``schema``, or ``None`` when it needs model objects."""
         columns: list[str] = []
+        children: list[_Children] = []
         try:
-            shape = _shape(schema, model, "", columns, 0)
+            shape = _shape(schema, model, "", columns, 0, children)
         except _Ineligible as reason:
             logger.debug("%s: %s is read through model objects: %s", owner, schema.__name__, reason)
             return None
-        return cls(SelectPlan.for_paths(model, columns), shape)
+        return cls(SelectPlan.for_paths(model, columns), shape, tuple(children))
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -121,13 +164,31 @@ class Projection:
     async def fetch(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         """The rows of ``queryset``, shaped for the read schema: prepared SQL when the queryset
         is plain (see ``_sql``), else Tortoise's ``values()``."""
-        prepared = _sql.select(queryset, self.select)
-        if prepared is not None:
-            rows: Sequence[Sequence[Any]] = self.select.read(await prepared.rows())
-        elif queryset._limit == 0:
-            rows = []  # values() would ignore a zero limit
-        else:
-            paths = self.select.paths
-            rows = [[row[p] for p in paths] for row in await queryset.values(*paths)]
+        rows = await _rows(queryset, self.select)
         build = self.shape.build
-        return [build(row) for row in rows]
+        shaped = [build(row) for row in rows]
+        for child in self.children:
+            keys = list(dict.fromkeys(row[child.parent_index] for row in rows))
+            groups: dict[Any, list[dict[str, Any]]] = {key: [] for key in keys}
+            if keys:
+                children = child.model.filter(**{f"{child.foreign_key}__in": keys})
+                if not child.model._meta.ordering:
+                    # Tortoise's prefetch leaves the order to the database; the primary key
+                    # makes it stable.
+                    children = children.order_by(child.model._meta.pk_attr)
+                build_child = child.shape.build
+                for row in await _rows(children, child.select):
+                    groups[row[-1]].append(build_child(row))
+            for out, row in zip(shaped, rows, strict=True):
+                out[child.key] = groups.get(row[child.parent_index], [])
+        return shaped
+
+
+async def _rows(queryset: QuerySet[Any], select: SelectPlan) -> Sequence[Sequence[Any]]:
+    prepared = _sql.select(queryset, select)
+    if prepared is not None:
+        return select.read(await prepared.rows())
+    if queryset._limit == 0:
+        return []  # values() would ignore a zero limit
+    paths = select.paths
+    return [[row[p] for p in paths] for row in await queryset.values(*paths)]

@@ -362,7 +362,11 @@ class GenericViewSet(Generic[ModelT]):
             read: tuple[dict[str, Any], dict[str, Any]] | None = getattr(
                 self, "_read_relations", None
             )
-            if read is not None and all(getattr(obj, k) == v for k, v in read[1].items()):
+            if (
+                read is not None
+                and not projection.children
+                and all(getattr(obj, k) == v for k, v in read[1].items())
+            ):
                 related = read[0]
                 row = [related[p] if "__" in p else getattr(obj, p) for p in projection.columns]
                 return self.make_response(projection.shape.build(row), status_code=status_code)

@@ -190,6 +190,16 @@ class WithReverse(BaseModel):
     projects: list[Tiny]
 
 
+class WithOptionalReverse(BaseModel):
+    id: int
+    projects: list[Tiny] | None = None
+
+
+class ProjectWithMembers(BaseModel):
+    id: int
+    company: WithReverse
+
+
 class WithListOfForward(BaseModel):
     id: int
     owner: list[Tiny]
@@ -206,7 +216,8 @@ class WithDefaultedMissing(BaseModel):
         (WithProperty, Company, "'pk'"),
         (WithAlias, Company, "alias"),
         (WithBeforeValidator, Company, "model_validator"),
-        (WithReverse, Company, "'projects'"),
+        (WithOptionalReverse, Company, "not a list of a nested schema"),
+        (ProjectWithMembers, Project, "'projects'"),
         (WithListOfForward, Company, "not a nested schema"),
     ],
 )
