@@ -171,7 +171,10 @@ class Projection:
             keys = list(dict.fromkeys(row[child.parent_index] for row in rows))
             groups: dict[Any, list[dict[str, Any]]] = {key: [] for key in keys}
             if keys:
-                children = child.model.filter(**{f"{child.foreign_key}__in": keys})
+                # On the parents' connection, as Tortoise's prefetch reads them.
+                children = child.model.filter(**{f"{child.foreign_key}__in": keys}).using_db(
+                    queryset._choose_db()
+                )
                 if not child.model._meta.ordering:
                     # Tortoise's prefetch leaves the order to the database; the primary key
                     # makes it stable.
