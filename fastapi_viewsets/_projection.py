@@ -186,6 +186,15 @@ class Projection:
                 out[child.key] = groups.get(row[child.parent_index], [])
         return shaped
 
+    async def fetch_pk(self, model: type[Model], pk: Any) -> dict[str, Any] | None:
+        """The row whose primary key is ``pk``, shaped for the read schema, or ``None``."""
+        prepared = None if self.children else _sql.select_pk(self.select, pk)
+        if prepared is None:
+            rows = await self.fetch(model.filter(pk=pk))
+            return rows[0] if rows else None
+        found = self.select.read(await prepared.rows())
+        return self.shape.build(found[0]) if found else None
+
 
 async def _rows(queryset: QuerySet[Any], select: SelectPlan) -> Sequence[Sequence[Any]]:
     prepared = _sql.select(queryset, select)

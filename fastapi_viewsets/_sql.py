@@ -43,7 +43,7 @@ from tortoise.filters import between_and, is_in, is_null, not_equal, not_in, not
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-__all__ = ("Prepared", "SelectPlan", "count", "count_rows", "select")
+__all__ = ("Prepared", "SelectPlan", "count", "count_rows", "select", "select_pk")
 
 Reader = Callable[[Any], Any]
 
@@ -408,3 +408,25 @@ def select(queryset: QuerySet[Any], plan: SelectPlan) -> Prepared | None:
         params.append(offset)
     key = ("select", dialect, *pieces)
     return Prepared(db, _render(key, pieces, dialect), params)
+
+
+def select_pk(plan: SelectPlan, pk: Any) -> Prepared | None:
+    """The ``SELECT`` of ``plan``'s columns for the row whose primary key is ``pk``."""
+    model = plan.model
+    db = model.all()._choose_db()
+    dialect = _dialect(db)
+    if dialect is None or model._meta.schema:
+        return None
+    meta = model._meta
+    table = quote(meta.db_table)
+    pieces: list[Any] = [
+        "SELECT ",
+        plan.columns,
+        " FROM ",
+        table,
+        plan.joins,
+        f" WHERE {table}.{quote(meta.db_pk_column)}=",
+        _PLACEHOLDER,
+    ]
+    value = meta.pk.to_db_value(pk, model)
+    return Prepared(db, _render(("pk", dialect, *pieces), pieces, dialect), [value])

@@ -368,11 +368,11 @@ class GenericViewSet(Generic[ModelT]):
                 and all(getattr(obj, k) == v for k, v in read[1].items())
             ):
                 related = read[0]
-                row = [related[p] if "__" in p else getattr(obj, p) for p in projection.columns]
-                return self.make_response(projection.shape.build(row), status_code=status_code)
-            rows = await projection.fetch(self.model.filter(pk=obj.pk))
-            if rows:
-                return self.make_response(rows[0], status_code=status_code)
+                values = [related[p] if "__" in p else getattr(obj, p) for p in projection.columns]
+                return self.make_response(projection.shape.build(values), status_code=status_code)
+            row = await projection.fetch_pk(self.model, obj.pk)
+            if row is not None:
+                return self.make_response(row, status_code=status_code)
         return self.make_response(await self.reload(obj), status_code=status_code)
 
     async def get_row(self) -> dict[str, Any]:
