@@ -38,9 +38,7 @@ def send_with_request_id(send: Send, store: RequestStore) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers", ()))
-            if any(k.lower() == _HEADER for k, _ in headers):
-                headers = [(k, v) for k, v in headers if k.lower() != _HEADER]
+            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != _HEADER]
             headers.append((_HEADER, store.request_id.encode("latin-1")))
             message = {**message, "headers": headers}
         await send(message)

@@ -77,11 +77,25 @@ def assert_closed() -> None:
 
 def is_uuid4(value: str | None) -> bool:
     try:
+        parsed = uuid.UUID(value) if value is not None else None
         return (
-            value is not None and uuid.UUID(value).version == 4 and str(uuid.UUID(value)) == value
+            parsed is not None
+            and parsed.version == 4
+            and parsed.variant == uuid.RFC_4122
+            and str(parsed) == value
         )
     except ValueError:
         return False
+
+
+def test_request_ids_are_distinct_random_uuid4s() -> None:
+    ids = [new_request_id() for _ in range(5000)]
+    assert all(is_uuid4(i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    # Every random hex digit takes all its values: no digit is stuck.
+    for position in (0, 9, 15, 21, 35):
+        assert len({i[position] for i in ids}) == 16
+    assert {i[19] for i in ids} == set("89ab")  # the variant digit
 
 
 @dataclass
