@@ -91,6 +91,7 @@ class RequestStateMiddleware:
             raise
         finally:
             RequestStore.deactivate(token)
+            scope.pop(SCOPE_KEY, None)
             store.close()
 
 

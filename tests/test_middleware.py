@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -618,3 +619,21 @@ async def test_state_is_readable_while_streaming(
         assert response.status_code == 200, response.text
         request_id = response.headers["x-request-id"]
         assert response.text.splitlines() == [f"{i} {request_id} {user} {n}" for i in range(3)]
+
+
+@pytest.mark.parametrize("middleware", [True, False])
+async def test_a_finished_request_leaves_no_reference_cycle_behind(middleware: bool):
+    # The store, its state views and its request referred to each other: every request's
+    # scope and objects then waited for the garbage collector instead of being freed at once.
+    app = error_app(middleware=middleware)
+    async with serve_isolated(app, raise_app_exceptions=False) as client:
+        await client.get("/companies/echo")  # warm up
+        gc.collect()
+        gc.disable()
+        try:
+            for method, path, headers, *_ in RESPONSES:
+                await client.request(method, path, headers=headers)
+            stores_before = len([o for o in gc.get_objects() if isinstance(o, RequestStore)])
+        finally:
+            gc.enable()
+    assert stores_before == 0
