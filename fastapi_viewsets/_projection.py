@@ -76,7 +76,8 @@ class _Children:
     parent_index: int  # where the parent's key (what children point to) is in the parent row
     model: type[Model]
     foreign_key: str  # the children's column that points to the parent
-    select: SelectPlan  # the children's columns, their foreign key last
+    foreign_key_index: int  # where that column is in a child row
+    select: SelectPlan
     shape: _Shape
 
 
@@ -89,12 +90,9 @@ def _children(name: str, info: Any, model: type[Model], columns: list[str]) -> _
     child_columns: list[str] = []
     shape = _shape(child_schema, related, "", child_columns, 1, None)
     fk_index = _index(child_columns, relation.relation_field)
-    if fk_index != len(child_columns) - 1:
-        child_columns.append(child_columns.pop(fk_index))  # the foreign key goes last
-        shape = _shape(child_schema, related, "", child_columns, 1, None)
     parent_index = _index(columns, relation.to_field_instance.model_field_name)
     select = SelectPlan.for_paths(related, child_columns)
-    return _Children(name, parent_index, related, relation.relation_field, select, shape)
+    return _Children(name, parent_index, related, relation.relation_field, fk_index, select, shape)
 
 
 def _shape(
@@ -179,9 +177,9 @@ class Projection:
                     # Tortoise's prefetch leaves the order to the database; the primary key
                     # makes it stable.
                     children = children.order_by(child.model._meta.pk_attr)
-                build_child = child.shape.build
+                build_child, fk = child.shape.build, child.foreign_key_index
                 for row in await _rows(children, child.select):
-                    groups[row[-1]].append(build_child(row))
+                    groups[row[fk]].append(build_child(row))
             for out, row in zip(shaped, rows, strict=True):
                 out[child.key] = groups.get(row[child.parent_index], [])
         return shaped

@@ -33,6 +33,7 @@ import operator
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -338,8 +339,8 @@ class SelectPlan:
 
     model: type[Model]
     paths: tuple[str, ...]
-    columns: str
-    joins: str
+    #: ``SELECT <columns> FROM <table> <joins>``: the start of every statement of the plan.
+    select_from: str
     readers: tuple[Reader | None, ...]
 
     @classmethod
@@ -368,12 +369,16 @@ class SelectPlan:
             field = current._meta.fields_map[name]
             columns.append(f"{alias}.{quote(current._meta.fields_db_projection[name])}")
             readers.append(_reader(field))
-        return cls(model, tuple(paths), ",".join(columns), "".join(joins.values()), tuple(readers))
+        select_from = f"SELECT {','.join(columns)} FROM {table}{''.join(joins.values())}"
+        return cls(model, tuple(paths), select_from, tuple(readers))
+
+    @cached_property
+    def _converting(self) -> tuple[tuple[int, Reader], ...]:
+        return tuple((i, r) for i, r in enumerate(self.readers) if r is not None)
 
     def read(self, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
         """Rows of driver values as lists of Python values, as ``values()`` would give them."""
-        readers = list(enumerate(self.readers))
-        converting = [(i, r) for i, r in readers if r is not None]
+        converting = self._converting
         out = []
         for row in rows:
             values = list(row)
@@ -381,6 +386,11 @@ class SelectPlan:
                 values[i] = read(values[i])
             out.append(values)
         return out
+
+    def read_from(self, row: Sequence[Any], start: int) -> list[Any]:
+        """The values of one row from column ``start`` on, read as :meth:`read` reads them."""
+        readers = self.readers[start:]
+        return [v if r is None else r(v) for v, r in zip(row[start:], readers, strict=True)]
 
 
 def select(queryset: QuerySet[Any], plan: SelectPlan) -> Prepared | None:
@@ -394,8 +404,7 @@ def select(queryset: QuerySet[Any], plan: SelectPlan) -> Prepared | None:
         order = _order(queryset, dialect)
     except _Unsupported:
         return None
-    table = quote(plan.model._meta.db_table)
-    pieces: list[Any] = ["SELECT ", plan.columns, " FROM ", table, plan.joins, *where, *order]
+    pieces: list[Any] = [plan.select_from, *where, *order]
     limit, offset = queryset._limit, queryset._offset
     if limit is not None:
         pieces += [" LIMIT ", _PLACEHOLDER]
@@ -420,11 +429,7 @@ def select_pk(plan: SelectPlan, pk: Any) -> Prepared | None:
     meta = model._meta
     table = quote(meta.db_table)
     pieces: list[Any] = [
-        "SELECT ",
-        plan.columns,
-        " FROM ",
-        table,
-        plan.joins,
+        plan.select_from,
         f" WHERE {table}.{quote(meta.db_pk_column)}=",
         _PLACEHOLDER,
     ]

@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 __all__ = ("BoundAction", "GenericViewSet")
 
 ModelT = TypeVar("ModelT", bound=Model)
+_T = TypeVar("_T")
 
 #: The six actions that mixins provide, as (HTTP method, detail route, success status).
 STANDARD_ACTIONS: dict[str, tuple[str, bool, int]] = {
@@ -125,6 +126,14 @@ class BoundAction:
         own = list(self.model._meta.fields_db_projection)
         related = [p for p in self.projection.columns if "__" in p] if self.projection else []
         return SelectPlan.for_paths(self.model, own + related)
+
+    @cached_property
+    def shown_foreign_keys(self) -> tuple[str, ...]:
+        """The foreign key columns of the relations in :attr:`write_columns`."""
+        meta = self.model._meta
+        paths = self.write_columns.paths[len(meta.fields_db_projection) :]
+        names = dict.fromkeys(path.split("__", 1)[0] for path in paths)
+        return tuple(meta.fields_map[name].source_field or name for name in names)
 
     @cached_property
     def projection(self) -> Projection | None:
@@ -330,24 +339,26 @@ class GenericViewSet(Generic[ModelT]):
         prepared = None if queryset is None else _sql.select(queryset.limit(2), plan)
         if prepared is None:
             return await self.get_object()
-        rows = await prepared.rows()
+        row = self._one(await prepared.rows())
+        columns = self.model._meta.fields_db_projection
+        own = len(columns)
+        obj = self.model._init_from_db(
+            **{columns[n]: v for n, v in zip(plan.paths[:own], row[:own], strict=True)}
+        )
+        # The relations the response shows, as read here: valid while their foreign keys keep
+        # these values (read as values only when the response uses them).
+        keys = self.bound.shown_foreign_keys
+        self._read_relations = (row, {k: getattr(obj, k) for k in keys})
+        return obj
+
+    def _one(self, rows: Sequence[_T]) -> _T:
+        """The one row of ``rows`` (at most two were read): a 404 for none, and Tortoise's
+        ``MultipleObjectsReturned`` for two, as its ``get_or_none`` does."""
         if not rows:
             self._not_found()
         if len(rows) > 1:
             raise MultipleObjectsReturned(self.model)
-        meta = self.model._meta
-        columns = meta.fields_db_projection
-        own = len(columns)
-        obj = self.model._init_from_db(
-            **{columns[n]: v for n, v in zip(plan.paths[:own], rows[0][:own], strict=True)}
-        )
-        # What the response shows of the relations, valid while their foreign keys keep the
-        # values read here.
-        values = plan.read(rows)[0]
-        related = dict(zip(plan.paths[own:], values[own:], strict=True))
-        keys = {meta.fields_map[path.split("__", 1)[0]].source_field: None for path in related}
-        self._read_relations = (related, {k: getattr(obj, k) for k in keys if k})
-        return obj
+        return rows[0]
 
     async def written_response(self, obj: ModelT, *, status_code: int = 200) -> Response:
         """The response after a write: ``obj`` with what the read schema needs of its
@@ -359,7 +370,7 @@ class GenericViewSet(Generic[ModelT]):
         """
         projection = self.bound.projection
         if projection is not None and self.bound.plan.relations and self._serializes_rows():
-            read: tuple[dict[str, Any], dict[str, Any]] | None = getattr(
+            read: tuple[Sequence[Any], dict[str, Any]] | None = getattr(
                 self, "_read_relations", None
             )
             if (
@@ -367,7 +378,9 @@ class GenericViewSet(Generic[ModelT]):
                 and not projection.children
                 and all(getattr(obj, k) == v for k, v in read[1].items())
             ):
-                related = read[0]
+                plan = self.bound.write_columns
+                own = len(self.model._meta.fields_db_projection)
+                related = dict(zip(plan.paths[own:], plan.read_from(read[0], own), strict=True))
                 values = [related[p] if "__" in p else getattr(obj, p) for p in projection.columns]
                 return self.make_response(projection.shape.build(values), status_code=status_code)
             row = await projection.fetch_pk(self.model, obj.pk)
@@ -383,11 +396,7 @@ class GenericViewSet(Generic[ModelT]):
         if queryset is not None and projection is not None:
             # Two rows at most, to tell "more than one" apart, as Tortoise's get_or_none does.
             rows = await projection.fetch(queryset.limit(2))
-        if not rows:
-            self._not_found()
-        if len(rows) > 1:
-            raise MultipleObjectsReturned(self.model)
-        return rows[0]
+        return self._one(rows)
 
     async def load(self, queryset: QuerySet[ModelT]) -> list[ModelT]:
         """Run ``queryset`` with the relations the read schema needs."""

@@ -91,7 +91,6 @@ class RequestStateMiddleware:
             raise
         finally:
             RequestStore.deactivate(token)
-            scope.pop(SCOPE_KEY, None)
             store.close()
 
 

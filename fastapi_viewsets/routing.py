@@ -124,7 +124,6 @@ class ViewSetRoute(APIRoute):
         finally:
             RequestStore.deactivate(token)
             if opened_here:
-                scope.pop(SCOPE_KEY, None)
                 store.close()
 
 

@@ -134,11 +134,14 @@ class RequestStore:
         and the request object made for it.
 
         Both refer back to the store (a view holds it; the request holds the ``send`` that adds
-        the request id, which holds it), cycles that would keep the request, its scope and its
-        exit stacks alive until the garbage collector runs.
+        the request id, which holds it), and so does the scope it was opened in: cycles that
+        would keep the request, its scope and its exit stacks alive until the garbage collector
+        runs.
         """
         self.views.clear()
         self._request = None
+        if self.scope is not None and self.scope.get(SCOPE_KEY) is self:
+            del self.scope[SCOPE_KEY]
 
     def activate(self) -> Token[RequestStore | None]:
         """Make this the current store; pass the token to :meth:`deactivate`."""
