@@ -66,7 +66,7 @@ from .permissions import (
     resolve,
 )
 from .schemas import LoadPlan, check_read_schema, default_read_schema
-from .state import BaseStateManager
+from .state import BaseStateManager, RequestStore
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -192,10 +192,18 @@ class GenericViewSet(Generic[ModelT]):
     action: str
     kwargs: dict[str, Any]
     query_params: dict[str, Any]
-    state: BaseStateManager[Any]
     bound: BoundAction
+    # The request's one state, which `state` views through `state_class`.
+    _store: RequestStore | None = None
     #: The order ``filter_queryset`` applied (the request's ``?ordering=`` or the default).
     ordering_used: list[str] | None = None
+
+    @cached_property
+    def state(self) -> BaseStateManager[Any]:
+        """The request's state, an instance of ``state_class`` (made when first read)."""
+        if self._store is None:
+            return self.state_class.get_state()
+        return self.state_class.from_store(self._store)
 
     @property
     def user(self) -> Any:

@@ -23,6 +23,7 @@ Middlewares added after it (outer ones) do not see the state; add it last to cov
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,14 +35,20 @@ _HEADER = REQUEST_ID_HEADER.encode("latin-1")
 
 
 def send_with_request_id(send: Send, store: RequestStore) -> Send:
-    """``send``, adding ``X-Request-ID`` to the response's headers."""
+    """``send``, adding ``X-Request-ID`` to the response's headers (replacing one the app set)."""
 
-    async def wrapped(message: Message) -> None:
+    def wrapped(message: Message) -> Awaitable[None]:
+        # A plain function returning send's awaitable: one coroutine less for every message.
         if message["type"] == "http.response.start":
-            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != _HEADER]
-            headers.append((_HEADER, store.request_id.encode("latin-1")))
-            message = {**message, "headers": headers}
-        await send(message)
+            headers = message.get("headers", ())
+            for name, _ in headers:
+                if name.lower() == _HEADER:  # the app set one: ours replaces it
+                    headers = [(k, v) for k, v in headers if k.lower() != _HEADER]
+                    break
+            # As Starlette's own middleware do, the message is changed where it is (its list
+            # of headers may be a Response's own, so it is copied).
+            message["headers"] = [*headers, (_HEADER, store.request_id.encode("latin-1"))]
+        return send(message)
 
     return wrapped
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -109,7 +109,7 @@ class ViewSetRoute(APIRoute):
         return serve_with_state_request
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        bound: BoundAction = getattr(self.endpoint, BOUND_ATTR)
+        action: str = getattr(self.endpoint, BOUND_ATTR).name
         store = scope.get(SCOPE_KEY)
         opened_here = not isinstance(store, RequestStore)
         if opened_here:
@@ -117,7 +117,7 @@ class ViewSetRoute(APIRoute):
             scope[SCOPE_KEY] = store
             send = send_with_request_id(send, store)
         assert isinstance(store, RequestStore)
-        store.action = bound.name
+        store.action = action
         token = store.activate()
         try:
             await super().handle(scope, receive, send)
@@ -323,10 +323,10 @@ class _Registration:
         self,
         bound: BoundAction,
         params: Sequence[inspect.Parameter],
-        call: Callable[[Any, dict[str, Any]], Any],
+        call: Callable[[Any, dict[str, Any]], Awaitable[Any]],
         return_annotation: Any = inspect.Signature.empty,
     ) -> Callable[..., Any]:
-        factory = _view_factory(self.cls, bound)
+        views = _Views(self.cls, bound)
         lookup = self.lookup
         query = self._listing_parameters(bound)
         query_names = [p.name for p in query]
@@ -344,12 +344,14 @@ class _Registration:
                 kwargs[response_name] if own_response else kwargs.pop(RESPONSE_PARAM)
             )
             if inline_view:
-                view = await factory(kwargs.pop(REQUEST_PARAM))
+                view = views.make(kwargs.pop(REQUEST_PARAM))
+                if views.checks_permissions():
+                    await view.initial()
             else:
                 view = kwargs.pop(VIEW_PARAM)
             if bound.detail:
                 view.kwargs[lookup] = kwargs.pop(lookup)
-            view.query_params = {name: kwargs.pop(name) for name in query_names}
+            view.query_params = {name: kwargs.pop(name) for name in query_names} if query else {}
             result = await call(view, kwargs)
             if isinstance(result, _Built):
                 return finisher.finish(result.response, sub_response, built=True)
@@ -391,7 +393,7 @@ class _Registration:
                     VIEW_PARAM,
                     inspect.Parameter.KEYWORD_ONLY,
                     annotation=Any,
-                    default=Depends(factory),
+                    default=Depends(views.get),
                 )
             )
         endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -431,8 +433,8 @@ class _Registration:
                 )
             )
 
-        async def call(view: Any, kwargs: dict[str, Any]) -> Any:
-            return await getattr(view, name)(**kwargs)
+        def call(view: Any, kwargs: dict[str, Any]) -> Awaitable[Any]:
+            return getattr(view, name)(**kwargs)  # type: ignore[no-any-return]
 
         responses: dict[int | str, dict[str, Any]] = {}
         if self._may_refuse(bound):
@@ -468,11 +470,16 @@ class _Registration:
             name, spec.detail, permission_classes=spec.permission_classes, lists=lists
         )
 
-        async def call(view: Any, kwargs: dict[str, Any]) -> Any:
+        async def call_listing(view: Any, kwargs: dict[str, Any]) -> Any:
             result = await getattr(view, name)(**kwargs)
-            if lists and isinstance(result, QuerySet):
+            if isinstance(result, QuerySet):
                 return _Built(await view.list_response(result))
             return result
+
+        def call_plain(view: Any, kwargs: dict[str, Any]) -> Awaitable[Any]:
+            return getattr(view, name)(**kwargs)  # type: ignore[no-any-return]
+
+        call = call_listing if lists else call_plain
 
         if lists:
             return_annotation = inspect.Signature.empty
@@ -612,25 +619,68 @@ class _Finisher:
         return result
 
 
-def _view_factory(cls: type[GenericViewSet[Any]], bound: BoundAction) -> Callable[..., Any]:
-    async def get_view(request: Request) -> Any:
-        store = RequestStore.current()
-        if store is None:  # pragma: no cover - ViewSetRoute always opens one
-            raise RuntimeError("A viewset endpoint ran outside its ViewSetRoute.")
-        store.request = request
-        view = cls()
+class _Views:
+    """Makes an action's view for a request: a new viewset instance, its permissions checked.
+
+    :meth:`get` is the dependency that gives endpoints their view. An endpoint without other
+    parameters calls :meth:`make` itself, and awaits ``initial()`` only when
+    :meth:`checks_permissions`.
+    """
+
+    def __init__(self, cls: type[GenericViewSet[Any]], bound: BoundAction) -> None:
+        self.cls = cls
+        self.bound = bound
+        self.anyone = _allows_anyone(cls, bound)
+
+        async def get_view(request: Request) -> Any:
+            view = self.make(request)
+            if self.checks_permissions():
+                await view.initial()
+            return view
+
+        get_view.__name__ = f"{cls.__name__}_{bound.name}_view"
+        self.get = get_view
+
+    def make(self, request: Request) -> Any:
+        view = self.cls()
         view.request = request
-        view.action = bound.name
+        view.action = self.bound.name
         # The raw path values, as DRF gives them to initial(); the endpoint puts the parsed
         # lookup in place before the action runs.
         view.kwargs = dict(request.path_params)
-        view.bound = bound
-        view.state = cls.state_class.from_store(store)
-        await view.initial()
+        view.bound = self.bound
+        # ViewSetRoute opened it; `self.state` views it when first read.
+        view._store = RequestStore.current()
         return view
 
-    get_view.__name__ = f"{cls.__name__}_{bound.name}_view"
-    return get_view
+    def checks_permissions(self) -> bool:
+        """Whether ``initial()`` may do anything: not when every permission is ``AllowAny``."""
+        permissions = self.bound.permission_classes
+        if permissions is None:
+            permissions = self.cls.permission_classes
+        return permissions is not self.anyone
+
+
+def _allows_anyone(cls: type[GenericViewSet[Any]], bound: BoundAction) -> object:
+    """The action's permission classes when ``initial()`` would only find that they are all
+    ``AllowAny`` (and may then be skipped), else a marker that matches nothing.
+
+    Only a tuple qualifies: it is compared by identity on each request, so assigning
+    other permission classes to the viewset later is still seen, and a tuple cannot change in
+    place.
+    """
+    permissions = bound.permission_classes
+    if permissions is None:
+        permissions = cls.permission_classes
+    if (
+        cls.initial is GenericViewSet.initial
+        and cls.check_permissions is GenericViewSet.check_permissions
+        and cls.get_permissions is GenericViewSet.get_permissions
+        and isinstance(permissions, tuple)
+        and all(p is AllowAny or type(p) is AllowAny for p in permissions)
+    ):
+        return permissions
+    return object()
 
 
 def _is_queryset(annotation: Any) -> bool:

@@ -538,6 +538,12 @@ class Guarded(ReadOnlyModelViewSet[Company]):
     async def recent(self) -> QuerySet[Company]:
         return self.get_queryset().filter(size__gte=5).order_by("id")
 
+    @action(detail=False, permission_classes=[AllowAny])
+    async def recent_or_gone(self, gone: bool = False) -> QuerySet[Company]:
+        if gone:  # a listing action may still answer with a response of its own
+            return PlainTextResponse("gone", status_code=410)  # type: ignore[return-value]
+        return self.get_queryset().order_by("id")
+
 
 @viewset(guarded, prefix="/by-user", basename="company_by_user")
 class GuardedByUser(ReadOnlyModelViewSet[Company]):
@@ -558,11 +564,15 @@ async def test_an_actions_permission_classes_replace_the_viewsets() -> None:
         private = await client.get("/guarded/private")
         listing = await client.get("/guarded")
         recent = await client.get("/guarded/recent")
+        listed = await client.get("/guarded/recent-or-gone")
+        gone = await client.get("/guarded/recent-or-gone", params={"gone": True})
         spec = (await client.get("/openapi.json")).json()
     assert public.json() == {"action": "public"}
     assert private.status_code == 401
     assert listing.status_code == 401
     assert recent.json() == [{"id": big.id, "name": "big", "description": None}]
+    assert [c["name"] for c in listed.json()] == ["big", "small"]
+    assert (gone.status_code, gone.text) == (410, "gone")
     paths = spec["paths"]
     assert {"401", "403"} <= set(paths["/guarded/private"]["get"]["responses"])
     assert {"401", "403"} <= set(paths["/guarded"]["get"]["responses"])

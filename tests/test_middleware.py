@@ -148,7 +148,9 @@ async def test_the_response_carries_exactly_one_request_id(headers: list[tuple[b
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
+    original = list(headers)
     sent = await call_asgi(RequestStateMiddleware(app), http_scope([(b"x-request-id", b"mine")]))
+    assert headers == original  # the app's own list (a Response's raw_headers) is not changed
     ids = [v for k, v in sent[0]["headers"] if k.lower() == b"x-request-id"]
     assert ids == [b"mine"]
     assert [h for h in sent[0]["headers"] if h[0].lower() != b"x-request-id"] == [

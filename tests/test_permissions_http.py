@@ -1073,3 +1073,78 @@ async def test_openapi_shows_the_apps_security_scheme_on_every_route() -> None:
     }
     for operation in _operations(app).values():
         assert operation["security"] == [{"HTTPBearer": []}]
+
+
+# --- actions where everyone is allowed ---------------------------------------------------------
+# When every permission of an action is exactly AllowAny and the viewset keeps the default
+# initial/check_permissions/get_permissions, the check is skipped: nothing a user sees may change.
+
+
+def _allow_any_viewset(router: APIRouter, namespace: dict[str, Any] | None = None) -> type[Any]:
+    attrs = {"model": Company, "read_schema": CompanyRead, "create_schema": CompanyCreate}
+    cls = type("CompanyViewSet", (CompanyViewSetBase,), {**attrs, **(namespace or {})})
+
+    async def ping(self: Any) -> dict[str, str | None]:
+        return {"user": getattr(self.user, "username", None)}
+
+    cls.ping = action(detail=False)(ping)
+    viewset(router)(cls)
+    return cls
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+async def test_permission_classes_assigned_after_registration_are_checked(name: str) -> None:
+    router = APIRouter(prefix="/companies")
+    cls = _allow_any_viewset(router)
+    async with running(router) as (client, world):
+        cls.permission_classes = (IsAuthenticated,)
+        refused = await call(client, name, world.acme.id, None)
+        assert refused.status_code == 401
+        assert refused.json() == {"detail": NOT_AUTHENTICATED}
+        assert (await client.get("/companies/ping")).status_code == 401
+        await assert_untouched()
+        cls.permission_classes = (AllowAny,)
+        assert (await call(client, name, world.acme.id, None)).status_code == SUCCESS[name]
+        assert (await client.get("/companies/ping")).json() == {"user": None}
+
+
+async def test_an_overridden_initial_runs_when_everyone_is_allowed() -> None:
+    seen: list[str] = []
+
+    async def initial(self: Any) -> None:
+        seen.append(self.action)
+        await CompanyViewSetBase.initial(self)
+
+    router = APIRouter(prefix="/companies")
+    _allow_any_viewset(router, {"initial": initial})
+    async with running(router) as (client, world):
+        for name in ACTIONS:
+            assert (await call(client, name, world.acme.id, "alice")).status_code == SUCCESS[name]
+        assert (await client.get("/companies/ping", headers=auth("bob"))).json() == {"user": "bob"}
+    assert seen == [*ACTIONS, "ping"]
+
+
+class OwnObjectsOnly(AllowAny):
+    """A subclass of AllowAny is not AllowAny: its object check must still run."""
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        return view.user is not None and obj.owner_id == view.user.id
+
+
+@pytest.mark.parametrize("name", DETAIL_ACTIONS)
+async def test_a_subclass_of_allow_any_still_checks_objects(name: str) -> None:
+    router = APIRouter(prefix="/companies")
+    _allow_any_viewset(router, {"permission_classes": (AllowAny, OwnObjectsOnly)})
+    async with running(router) as (client, world):
+        assert (await call(client, name, world.globex.id, "alice")).status_code == 403
+        await assert_untouched()
+        assert (await call(client, name, world.acme.id, "alice")).status_code == SUCCESS[name]
+
+
+@pytest.mark.parametrize("classes", [[AllowAny], (AllowAny(),), (AllowAny, AllowAny)])
+async def test_every_spelling_of_allow_any_allows_everyone(classes: Any) -> None:
+    router = APIRouter(prefix="/companies")
+    _allow_any_viewset(router, {"permission_classes": classes})
+    async with running(router) as (client, world):
+        for name in ACTIONS:
+            assert (await call(client, name, world.acme.id, None)).status_code == SUCCESS[name]

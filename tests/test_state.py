@@ -8,6 +8,9 @@ uvicorn do) and ``assert_closed``.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import typing
 import uuid
@@ -96,6 +99,50 @@ def test_request_ids_are_distinct_random_uuid4s() -> None:
     for position in (0, 9, 15, 21, 35):
         assert len({i[position] for i in ids}) == 16
     assert {i[19] for i in ids} == set("89ab")  # the variant digit
+
+
+def test_request_ids_from_many_threads_are_all_distinct() -> None:
+    ids: list[list[str]] = [[] for _ in range(8)]
+
+    def make(out: list[str]) -> None:
+        out.extend(new_request_id() for _ in range(2000))
+
+    threads = [threading.Thread(target=make, args=(out,)) for out in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for out in ids for i in out]
+    assert len(set(every)) == len(every) == 16000
+    assert all(is_uuid4(i) for i in every)
+
+
+_FORK_SCRIPT = """
+import os
+from fastapi_viewsets.state import new_request_id
+
+new_request_id()  # ids are made in batches: the parent now holds some it has not used
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, "\\n".join(new_request_id() for _ in range(100)).encode())
+    os._exit(0)
+os.close(write)
+with os.fdopen(read) as pipe:
+    child = pipe.read().split("\\n")
+os.waitpid(pid, 0)
+parent = [new_request_id() for _ in range(100)]
+print(len(child), len(set(child) & set(parent)))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_worker_makes_other_request_ids_than_its_parent() -> None:
+    # In a fresh interpreter: forking this one, with its threads, is unsafe.
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["100", "0"]  # 100 ids from the child, none the parent's
 
 
 @dataclass
@@ -208,6 +255,23 @@ def test_subclass_views_share_one_store():
         base.set("events", [*base.get("events"), "b"])
         assert custom.get("events") == ["a", "b"]
         assert custom.request_id == base.request_id
+
+
+def test_a_viewset_made_outside_a_route_views_the_open_state():
+    class CompanyViewSet(GenericViewSet[Company]):
+        model = Company
+        state_class = CustomStateManager
+
+    with pytest.raises(StateNotAvailable):
+        _ = CompanyViewSet().state
+    with request_state(user=ALICE) as base:
+        view = CompanyViewSet()
+        assert isinstance(view.state, CustomStateManager)
+        assert view.state is CustomStateManager.get_state()
+        assert view.user is ALICE
+        assert view.state.request_id == base.request_id
+        view.state = base  # an assigned state is kept, as any attribute
+        assert view.state is base
 
 
 def test_state_is_generic_in_the_user_type():
