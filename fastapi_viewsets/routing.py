@@ -36,8 +36,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -58,7 +57,7 @@ from .middleware import send_with_request_id
 from .pagination import BasePagination
 from .permissions import AllowAny
 from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
-from .state import SCOPE_KEY, BaseStateManager, RequestStore
+from .state import SCOPE_KEY, BaseStateManager, RequestStore, current_store
 from .viewsets import ModelViewSet
 
 __all__ = ("ViewSetRoute", "viewset")
@@ -101,9 +100,7 @@ class ViewSetRoute(APIRoute):
 
         async def serve_with_state_request(request: Request) -> Response:
             # From here on `state.request` is the request FastAPI serves, whose body it reads.
-            store = RequestStore.current()
-            if store is not None:
-                store.request = request
+            request.scope[SCOPE_KEY].request = request
             return await handler(request)
 
         return serve_with_state_request
@@ -118,11 +115,11 @@ class ViewSetRoute(APIRoute):
             send = send_with_request_id(send, store)
         assert isinstance(store, RequestStore)
         store.action = action
-        token = store.activate()
+        token = current_store.set(store)
         try:
             await super().handle(scope, receive, send)
         finally:
-            RequestStore.deactivate(token)
+            current_store.reset(token)
             if opened_here:
                 store.close()
 
@@ -323,10 +320,14 @@ class _Registration:
         self,
         bound: BoundAction,
         params: Sequence[inspect.Parameter],
-        call: Callable[[Any, dict[str, Any]], Awaitable[Any]],
         return_annotation: Any = inspect.Signature.empty,
+        *,
+        lists: bool = False,
     ) -> Callable[..., Any]:
+        """The endpoint of action ``bound``: it calls the view's method of that name (and, for
+        an ``@action`` that ``lists``, answers the queryset it returns as a list)."""
         views = _Views(self.cls, bound)
+        name = bound.name
         lookup = self.lookup
         query = self._listing_parameters(bound)
         query_names = [p.name for p in query]
@@ -345,16 +346,17 @@ class _Registration:
             )
             if inline_view:
                 view = views.make(kwargs.pop(REQUEST_PARAM))
-                if views.checks_permissions():
+                if views.checks_permissions(view):
                     await view.initial()
             else:
                 view = kwargs.pop(VIEW_PARAM)
             if bound.detail:
                 view.kwargs[lookup] = kwargs.pop(lookup)
-            view.query_params = {name: kwargs.pop(name) for name in query_names} if query else {}
-            result = await call(view, kwargs)
-            if isinstance(result, _Built):
-                return finisher.finish(result.response, sub_response, built=True)
+            view.query_params = {q: kwargs.pop(q) for q in query_names} if query else {}
+            result = await getattr(view, name)(**kwargs)
+            if lists and isinstance(result, QuerySet):
+                listed = await view.list_response(result)
+                return finisher.finish(listed, sub_response, built=True)
             return finisher.finish(result, sub_response)
 
         endpoint.__dict__[FINISHER_ATTR] = finisher
@@ -433,9 +435,6 @@ class _Registration:
                 )
             )
 
-        def call(view: Any, kwargs: dict[str, Any]) -> Awaitable[Any]:
-            return getattr(view, name)(**kwargs)  # type: ignore[no-any-return]
-
         responses: dict[int | str, dict[str, Any]] = {}
         if self._may_refuse(bound):
             responses.update(_REFUSED)
@@ -461,7 +460,7 @@ class _Registration:
             "tags": self.tags,
             "responses": responses,
         }
-        self.routes.append((path, self._endpoint(bound, params, call), route_kwargs))
+        self.routes.append((path, self._endpoint(bound, params), route_kwargs))
 
     def _add_custom(self, name: str, func: Callable[..., Any], spec: ActionSpec) -> None:
         params, return_annotation = self._action_parameters(name, func, spec.detail)
@@ -470,20 +469,9 @@ class _Registration:
             name, spec.detail, permission_classes=spec.permission_classes, lists=lists
         )
 
-        async def call_listing(view: Any, kwargs: dict[str, Any]) -> Any:
-            result = await getattr(view, name)(**kwargs)
-            if isinstance(result, QuerySet):
-                return _Built(await view.list_response(result))
-            return result
-
-        def call_plain(view: Any, kwargs: dict[str, Any]) -> Awaitable[Any]:
-            return getattr(view, name)(**kwargs)  # type: ignore[no-any-return]
-
-        call = call_listing if lists else call_plain
-
         if lists:
             return_annotation = inspect.Signature.empty
-        endpoint = self._endpoint(bound, params, call, return_annotation)
+        endpoint = self._endpoint(bound, params, return_annotation, lists=lists)
         base = self.prefix + (f"/{{{self.lookup}}}" if spec.detail else "")
         path = f"{base}/{spec.url_path}" if spec.url_path else base
         responses: dict[int | str, dict[str, Any]] = dict(_NOT_FOUND) if spec.detail else {}
@@ -546,13 +534,6 @@ class _Registration:
             # `-> None` means no body, not a response model of null.
             returns = inspect.Signature.empty
         return params, returns
-
-
-@dataclass(frozen=True)
-class _Built:
-    """A response the viewset built from what an action returned (a listing's page)."""
-
-    response: Response
 
 
 def _is_response(annotation: Any) -> bool:
@@ -634,7 +615,7 @@ class _Views:
 
         async def get_view(request: Request) -> Any:
             view = self.make(request)
-            if self.checks_permissions():
+            if self.checks_permissions(view):
                 await view.initial()
             return view
 
@@ -649,15 +630,16 @@ class _Views:
         # lookup in place before the action runs.
         view.kwargs = dict(request.path_params)
         view.bound = self.bound
-        # ViewSetRoute opened it; `self.state` views it when first read.
-        view._store = RequestStore.current()
+        # The store ViewSetRoute found or opened; `self.state` views it when first read.
+        view._store = request.scope[SCOPE_KEY]
         return view
 
-    def checks_permissions(self) -> bool:
-        """Whether ``initial()`` may do anything: not when every permission is ``AllowAny``."""
+    def checks_permissions(self, view: GenericViewSet[Any]) -> bool:
+        """Whether ``view.initial()`` may do anything: not when every permission is
+        ``AllowAny``."""
         permissions = self.bound.permission_classes
         if permissions is None:
-            permissions = self.cls.permission_classes
+            permissions = view.permission_classes
         return permissions is not self.anyone
 
 

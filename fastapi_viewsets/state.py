@@ -55,9 +55,12 @@ UserT = TypeVar("UserT")
 SCOPE_KEY = "fastapi_viewsets.state"
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode("latin-1")
+_REQUEST_ID_LENGTH = len(_REQUEST_ID_HEADER_BYTES)
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
-_current_store: ContextVar[RequestStore | None] = ContextVar(
+#: The store of the request being served (``RequestStore.activate`` sets it; routes set it
+#: themselves, a call less per request).
+current_store: ContextVar[RequestStore | None] = ContextVar(
     "fastapi_viewsets.request_state", default=None
 )
 
@@ -78,11 +81,11 @@ def _new_uuid4s(count: int) -> list[str]:
     block = bytearray(os.urandom(16 * count))
     block[6::16] = block[6::16].translate(_VERSION_4)
     block[8::16] = block[8::16].translate(_VARIANT_RFC)
-    h = block.hex()
-    digits = [h[i : i + 32] for i in range(0, len(h), 32)]
-    return [f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:]}" for d in digits]
+    return ["-".join(parts) for parts in _UUID_PARTS.findall(block.hex())]
 
 
+# The five groups of hex digits of each UUID in a run of 32-digit UUIDs.
+_UUID_PARTS = re.compile(r"(.{8})(.{4})(.{4})(.{4})(.{12})")
 # Byte 6 of a version-4 UUID starts with the bits 0100, byte 8 with 10.
 _VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))
 _VARIANT_RFC = bytes((b & 0x3F) | 0x80 for b in range(256))
@@ -98,6 +101,16 @@ def new_request_id(incoming: str | None = None) -> str:
     if incoming is not None and _SAFE_REQUEST_ID.fullmatch(incoming):
         return incoming
     return _uuid4()
+
+
+def _state_of(scope: Scope | None) -> dict[str, Any]:
+    # Starlette keeps request.state in scope["state"]; sharing that dict is the bridge.
+    if scope is None:
+        return {}
+    state: dict[str, Any] | None = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
+    return state
 
 
 class RequestStore:
@@ -120,10 +133,7 @@ class RequestStore:
         self.user = user
         self.action = action
         self.request_id = request_id or _uuid4()
-        if data is None:
-            # Starlette keeps request.state in scope["state"]; sharing that dict is the bridge.
-            data = scope.setdefault("state", {}) if scope is not None else {}
-        self.data = data
+        self.data = _state_of(scope) if data is None else data
         self.views: dict[type[BaseStateManager[Any]], BaseStateManager[Any]] = {}
         self._request: Request | None = None
 
@@ -133,11 +143,22 @@ class RequestStore:
         ``X-Request-ID`` header, else a new uuid4."""
         request_id = None
         for name, value in scope.get("headers", ()):
-            # ASGI servers send lower-case names; .lower() keeps hand-built scopes working.
-            if name.lower() == _REQUEST_ID_HEADER_BYTES:
+            # ASGI servers send lower-case names; .lower() keeps hand-built scopes working, and
+            # is asked only of names of the right length (it makes a new bytes object).
+            if len(name) == _REQUEST_ID_LENGTH and name.lower() == _REQUEST_ID_HEADER_BYTES:
                 request_id = new_request_id(value.decode("latin-1"))
                 break
-        return cls(scope=scope, receive=receive, request_id=request_id)
+        # __init__'s work without its keyword arguments, as every request makes a store.
+        store = cls.__new__(cls)
+        store.scope = scope
+        store.receive = receive
+        store.user = None
+        store.action = None
+        store.request_id = request_id or _uuid4()
+        store.data = _state_of(scope)
+        store.views = {}
+        store._request = None
+        return store
 
     @property
     def request(self) -> Request | None:
@@ -170,15 +191,15 @@ class RequestStore:
 
     def activate(self) -> Token[RequestStore | None]:
         """Make this the current store; pass the token to :meth:`deactivate`."""
-        return _current_store.set(self)
+        return current_store.set(self)
 
     @staticmethod
     def deactivate(token: Token[RequestStore | None]) -> None:
-        _current_store.reset(token)
+        current_store.reset(token)
 
     @staticmethod
     def current() -> RequestStore | None:
-        return _current_store.get()
+        return current_store.get()
 
 
 class BaseStateManager(Generic[UserT]):
@@ -208,7 +229,7 @@ class BaseStateManager(Generic[UserT]):
 
         Raises :class:`~fastapi_viewsets.exceptions.StateNotAvailable` outside a request.
         """
-        store = _current_store.get()
+        store = current_store.get()
         if store is None:
             raise StateNotAvailable(
                 f"{cls.__name__}.get_state() was called where no request state is open. "
