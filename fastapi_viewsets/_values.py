@@ -21,6 +21,8 @@ def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text, or ``None``."""
     if "\x00" in value:
         return "Text may not contain NUL characters."
+    if value.isascii():  # no surrogates, and no copy made to find out
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
