@@ -38,13 +38,21 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
-from tortoise.fields.base import Field
+from tortoise.fields.base import DatabaseDefault, Field
 from tortoise.fields.data import DatetimeField
 from tortoise.filters import between_and, is_in, is_null, not_equal, not_in, not_null
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-__all__ = ("Prepared", "SelectPlan", "count", "count_rows", "select", "select_pk")
+__all__ = (
+    "Prepared",
+    "SelectPlan",
+    "count",
+    "count_rows",
+    "insert_returning",
+    "select",
+    "select_pk",
+)
 
 Reader = Callable[[Any], Any]
 
@@ -373,6 +381,12 @@ class SelectPlan:
         return cls(model, tuple(paths), select_from, tuple(readers))
 
     @cached_property
+    def returning(self) -> str | None:
+        """The columns as an ``INSERT``'s ``RETURNING`` gives them (see ``insert_returning``),
+        or ``None`` when a path goes through more than one relation."""
+        return _returning(self)
+
+    @cached_property
     def _converting(self) -> tuple[tuple[int, Reader], ...]:
         return tuple((i, r) for i, r in enumerate(self.readers) if r is not None)
 
@@ -435,3 +449,73 @@ def select_pk(plan: SelectPlan, pk: Any) -> Prepared | None:
     ]
     value = meta.pk.to_db_value(pk, model)
     return Prepared(db, _render(("pk", dialect, *pieces), pieces, dialect), [value])
+
+
+def insert_returning(obj: Model, plan: SelectPlan) -> Prepared | None:
+    """The ``INSERT`` of the new, unsaved ``obj`` whose ``RETURNING`` gives ``plan``'s columns
+    of the new row, the columns of its forward relations read by subqueries; or ``None``.
+
+    One statement where Tortoise's ``save()`` and a ``SELECT`` of the answer take two. The
+    columns and their values are the ones ``save()`` writes (``to_db_value`` of every column
+    the database does not generate). ``None`` for what this does not cover: relations more than
+    one level deep or on another database, values left to the database's defaults, a primary key
+    set by hand, asynchronous defaults.
+    """
+    model = type(obj)
+    meta = model._meta
+    if model is not plan.model or meta.schema or obj._custom_generated_pk:
+        return None
+    if getattr(obj, "_await_when_save", None):
+        return None
+    db = obj._choose_db(True)
+    dialect = _dialect(db)
+    returning = plan.returning
+    if dialect is None or returning is None:
+        return None
+    fields_map = meta.fields_map
+    names = [name for name in meta.fields_db_projection if not fields_map[name].generated]
+    params = []
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, DatabaseDefault):
+            return None
+        params.append(fields_map[name].to_db_value(value, obj))
+    columns = ",".join(quote(meta.fields_db_projection[name]) for name in names)
+    pieces: list[Any] = [f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ("]
+    for i in range(len(names)):
+        pieces += [",", _PLACEHOLDER] if i else [_PLACEHOLDER]
+    pieces.append(f") RETURNING {returning}")
+    if dialect == "postgres":
+        # Tortoise's asyncpg client returns no rows for a statement that starts with INSERT;
+        # as a common table expression the same INSERT is a query that returns them.
+        pieces = ['WITH "inserted" AS (', *pieces, ') SELECT * FROM "inserted"']
+    return Prepared(db, _render(("insert", dialect, *pieces), pieces, dialect), params)
+
+
+def _returning(plan: SelectPlan) -> str | None:
+    model = plan.model
+    meta = model._meta
+    table = quote(meta.db_table)
+    out = []
+    for index, path in enumerate(plan.paths):
+        # Named, so that the columns of a common table expression are distinct.
+        named = f' AS "c{index}"'
+        *relations, name = path.split("__")
+        if not relations:
+            out.append(f"{table}.{quote(meta.fields_db_projection[name])}{named}")
+            continue
+        if len(relations) > 1:
+            return None
+        relation: Any = meta.fields_map[relations[0]]
+        related: type[Model] = relation.related_model
+        if related._meta.schema or related._meta.default_connection != meta.default_connection:
+            return None
+        source = meta.fields_db_projection[relation.source_field]
+        target = related._meta.fields_db_projection[relation.to_field_instance.model_field_name]
+        alias = quote(f"{meta.db_table}__{relations[0]}")
+        column = quote(related._meta.fields_db_projection[name])
+        out.append(
+            f"(SELECT {alias}.{column} FROM {quote(related._meta.db_table)} {alias}"
+            f" WHERE {alias}.{quote(target)}={table}.{quote(source)}){named}"
+        )
+    return ",".join(out)

@@ -396,6 +396,23 @@ class GenericViewSet(Generic[ModelT]):
                 return self.make_response(row, status_code=status_code)
         return self.make_response(await self.reload(obj), status_code=status_code)
 
+    async def insert_row(self, obj: ModelT) -> dict[str, Any] | None:
+        """Write the new, unsaved ``obj`` with one ``INSERT`` that also returns what the
+        response shows, as the read schema's input; ``None``, with nothing written, where the
+        read schema or the model asks for more (see ``_sql.insert_returning``).
+
+        ``create`` calls it in place of ``perform_create`` only when that hook and the model's
+        ``save`` are not overridden and no signal listens (:meth:`writes_one_statement`).
+        """
+        projection = self.bound.projection
+        if projection is None or projection.children or not self._serializes_rows():
+            return None
+        prepared = _sql.insert_returning(obj, projection.select)
+        if prepared is None:
+            return None
+        found = projection.select.read(await prepared.rows())
+        return projection.shape.build(found[0])
+
     async def get_row(self) -> dict[str, Any]:
         """What :meth:`get_object` finds, as the read schema's input (see :meth:`reads_rows`)."""
         projection = self.bound.projection

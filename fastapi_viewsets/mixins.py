@@ -52,10 +52,13 @@ class CreateModelMixin(GenericViewSet[ModelT]):
     async def create(self, data: BaseModel) -> Response:
         values = self.get_write_values(data, creating=True)
         self.validate_values(values)
-        async with self.atomic(
-            values, single_statement=self.writes_one_statement("perform_create")
-        ):
+        one_statement = self.writes_one_statement("perform_create")
+        async with self.atomic(values, single_statement=one_statement):
             built = self.model(**values)
+            if one_statement:
+                row = await self.insert_row(built)
+                if row is not None:
+                    return self.make_response(row, status_code=201)
             created = await self.perform_create(built)
             obj = created if created is not None else built
         return await self.written_response(obj, status_code=201)

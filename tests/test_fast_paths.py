@@ -51,8 +51,8 @@ from fastapi_viewsets import (
     viewset,
 )
 from fastapi_viewsets.pagination import PageNumberPagination
-from fastapi_viewsets.testing import assert_num_queries
-from tests.models import Company, Sample, TicketPriority, TicketStatus, User
+from fastapi_viewsets.testing import assert_num_queries, capture_queries
+from tests.models import Company, Project, Sample, TicketPriority, TicketStatus, User
 from tests.utils import IS_POSTGRES, create_app, serve
 
 NOT_AUTHENTICATED = "Authentication credentials were not provided."
@@ -501,6 +501,63 @@ async def test_write_responses_equal_a_following_get() -> None:
         assert response.json() == (await client.get("/by-slug/acme-2")).json()
         assert response.json()["owner"] == {"id": world.alice.id, "username": "alice"}
         assert (await client.get("/by-slug/acme")).status_code == 404
+
+
+class CompanyBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+
+
+class CompanyWithOwner(CompanyBrief):
+    owner: OwnerRead | None
+
+
+class ProjectShallow(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    company: CompanyBrief
+
+
+class ProjectDeep(ProjectShallow):
+    company: CompanyWithOwner
+
+
+class ProjectWrite(BaseModel):
+    name: str
+    company_id: int
+
+
+class ProjectViewSetBase(ModelViewSet[Project]):
+    """``type()`` cannot subclass ``ModelViewSet[Project]`` directly; it can subclass this."""
+
+
+@pytest.mark.parametrize(
+    ("read_schema", "statements"),
+    [(ProjectShallow, ["INSERT"]), (ProjectDeep, ["INSERT", "SELECT"])],
+    ids=["one-level-is-one-statement", "two-levels-read-the-row-again"],
+)
+async def test_a_create_answers_as_a_following_get(
+    read_schema: type[BaseModel], statements: list[str]
+) -> None:
+    router = APIRouter()
+    attrs = {"model": Project, "read_schema": read_schema, "create_schema": ProjectWrite}
+    viewset(router, prefix="/projects")(type("Projects", (ProjectViewSetBase,), attrs))
+    async with running(router) as (client, world):
+        for company in (world.acme, world.initech):  # an owner, and none
+            with capture_queries() as queries:
+                created = await client.post(
+                    "/projects", json={"name": f"p-{company.name}", "company_id": company.id}
+                )
+            assert created.status_code == 201, created.text
+            kinds = [q.split('"', 1)[0].split()[0] for q in queries.queries]
+            assert [k if k != "WITH" else "INSERT" for k in kinds] == statements
+            again = await client.get(f"/projects/{created.json()['id']}")
+            assert created.json() == again.json()
+        missing = await client.post("/projects", json={"name": "p", "company_id": 4242})
+        assert missing.status_code == 409
+        assert await Project.filter(name="p").count() == 0
 
 
 async def test_patch_writes_the_changed_columns_and_auto_now() -> None:

@@ -28,7 +28,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 from tortoise.utils import get_schema_sql
 
-from fastapi_viewsets import BasePermission, ReadOnlyModelViewSet, viewset
+from fastapi_viewsets import BasePermission, ModelViewSet, ReadOnlyModelViewSet, viewset
 from fastapi_viewsets._projection import Projection
 from fastapi_viewsets.pagination import PageNumberPagination
 from fastapi_viewsets.testing import assert_num_queries, capture_queries
@@ -93,9 +93,36 @@ class PagedSampleViewSet(ReadOnlyModelViewSet[Sample]):
     pagination_class = PageNumberPagination
 
 
+class SampleWrite(BaseModel):
+    name: str
+    note: str | None = None
+    count: int = 0
+    big: int | None = None
+    ratio: float | None = None
+    amount: decimal.Decimal | None = None
+    flag: bool = False
+    day: datetime.date | None = None
+    at: datetime.datetime
+    ref: uuid.UUID
+    status: TicketStatus = TicketStatus.OPEN
+    priority: TicketPriority = TicketPriority.NORMAL
+    payload: dict[str, Any] | list[Any] | None = None
+    owner_id: int | None = None
+
+
+writable = APIRouter(prefix="/writable")
+
+
+@viewset(writable, basename="writable_sample")
+class WritableSampleViewSet(ModelViewSet[Sample]):
+    model = Sample
+    read_schema = SampleRead
+    create_schema = SampleWrite
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with LifespanManager(create_app(router, paged)) as manager:
+    async with LifespanManager(create_app(router, paged, writable)) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield c
@@ -166,6 +193,28 @@ async def test_the_fast_path_renders_what_the_plain_path_renders(
     assert response.json() == expected
     paged_response = await client.get("/paged", params={"page_size": 100})
     assert paged_response.json()["results"] == expected
+
+
+@settings(
+    max_examples=40 if IS_POSTGRES else 80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(row=ROW)
+async def test_a_create_is_one_insert_that_answers_what_the_plain_path_renders(
+    client: httpx.AsyncClient, row: dict[str, Any]
+) -> None:
+    owner = await User.first() or await User.create(username="üñíçødé ✓", is_admin=True)
+    values = dict(row)
+    values["owner_id"] = owner.id if values.pop("owned") else None
+    body = TypeAdapter(SampleWrite).dump_python(SampleWrite(**values), mode="json")
+    with capture_queries() as queries:
+        response = await client.post("/writable", json=body)
+    assert response.status_code == 201, response.text
+    assert len(queries) == 1
+    assert "RETURNING" in queries.queries[0]
+    created = await Sample.get(id=response.json()["id"]).select_related("owner")
+    assert response.json() == plain_json([created])[0]
 
 
 async def test_the_fast_path_is_taken_and_runs_one_query(client: httpx.AsyncClient) -> None:
