@@ -148,14 +148,20 @@ class RequestStore:
             if len(name) == _REQUEST_ID_LENGTH and name.lower() == _REQUEST_ID_HEADER_BYTES:
                 request_id = new_request_id(value.decode("latin-1"))
                 break
+        if request_id is None:
+            try:  # _uuid4(), without the call while the batch lasts
+                request_id = _random_ids.popleft()
+            except IndexError:
+                request_id = _uuid4()
         # __init__'s work without its keyword arguments, as every request makes a store.
         store = cls.__new__(cls)
         store.scope = scope
         store.receive = receive
         store.user = None
         store.action = None
-        store.request_id = request_id or _uuid4()
-        store.data = _state_of(scope)
+        store.request_id = request_id
+        data = scope.get("state")
+        store.data = data if data is not None else _state_of(scope)
         store.views = {}
         store._request = None
         return store
