@@ -163,6 +163,17 @@ class Badge(Model):
         table = "t_badge"
 
 
+class Counter(Model):
+    """A column whose default the database applies (``db_default``)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=50)
+    hits = fields.IntField(db_default=7)
+
+    class Meta:
+        table = "t_counter"
+
+
 class Document(Model):
     """A JSON column, changed in place by hooks."""
 
