@@ -190,6 +190,16 @@ class Projection:
         if prepared is None:
             rows = await self.fetch(model.filter(pk=pk))
             return rows[0] if rows else None
+        return await self._first(prepared)
+
+    async def insert(self, obj: Model) -> dict[str, Any] | None:
+        """Write the new, unsaved ``obj`` with one ``INSERT`` that returns its row, shaped for
+        the read schema; ``None``, with nothing written, when that cannot be done (children to
+        read, or what ``_sql.insert_returning`` does not cover)."""
+        prepared = None if self.children else _sql.insert_returning(obj, self.select)
+        return None if prepared is None else await self._first(prepared)
+
+    async def _first(self, prepared: _sql.Prepared) -> dict[str, Any] | None:
         found = self.select.read(await prepared.rows())
         return self.shape.build(found[0]) if found else None
 

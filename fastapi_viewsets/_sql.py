@@ -361,17 +361,12 @@ class SelectPlan:
             *relations, name = path.split("__")
             current, alias = model, table
             for i, relation_name in enumerate(relations):
-                relation: Any = current._meta.fields_map[relation_name]
-                related: type[Model] = relation.related_model
+                related, source, target = _relation(current, relation_name)
                 joined = quote(f"{model._meta.db_table}__{'__'.join(relations[: i + 1])}")
                 if joined not in joins:
-                    source = current._meta.fields_db_projection[relation.source_field]
-                    target = related._meta.fields_db_projection[
-                        relation.to_field_instance.model_field_name
-                    ]
                     joins[joined] = (
                         f" LEFT OUTER JOIN {quote(related._meta.db_table)} {joined}"
-                        f" ON {joined}.{quote(target)}={alias}.{quote(source)}"
+                        f" ON {joined}.{target}={alias}.{source}"
                     )
                 current, alias = related, joined
             field = current._meta.fields_map[name]
@@ -405,6 +400,16 @@ class SelectPlan:
         """The values of one row from column ``start`` on, read as :meth:`read` reads them."""
         readers = self.readers[start:]
         return [v if r is None else r(v) for v, r in zip(row[start:], readers, strict=True)]
+
+
+def _relation(model: type[Model], name: str) -> tuple[type[Model], str, str]:
+    """Forward relation ``name`` of ``model``: the related model, the quoted column of
+    ``model`` that points to it, and the quoted column of the related model it points to."""
+    relation: Any = model._meta.fields_map[name]
+    related: type[Model] = relation.related_model
+    source = model._meta.fields_db_projection[relation.source_field]
+    target = related._meta.fields_db_projection[relation.to_field_instance.model_field_name]
+    return related, quote(source), quote(target)
 
 
 def select(queryset: QuerySet[Any], plan: SelectPlan) -> Prepared | None:
@@ -506,16 +511,13 @@ def _returning(plan: SelectPlan) -> str | None:
             continue
         if len(relations) > 1:
             return None
-        relation: Any = meta.fields_map[relations[0]]
-        related: type[Model] = relation.related_model
+        related, source, target = _relation(model, relations[0])
         if related._meta.schema or related._meta.default_connection != meta.default_connection:
             return None
-        source = meta.fields_db_projection[relation.source_field]
-        target = related._meta.fields_db_projection[relation.to_field_instance.model_field_name]
         alias = quote(f"{meta.db_table}__{relations[0]}")
         column = quote(related._meta.fields_db_projection[name])
         out.append(
             f"(SELECT {alias}.{column} FROM {quote(related._meta.db_table)} {alias}"
-            f" WHERE {alias}.{quote(target)}={table}.{quote(source)}){named}"
+            f" WHERE {alias}.{target}={table}.{source}){named}"
         )
     return ",".join(out)

@@ -119,6 +119,13 @@ class BoundAction:
         check_read_schema(self.read_schema, self.model, self.owner)
         return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
 
+    def permissions_of(self, viewset: Any) -> Sequence[PermissionLike]:
+        """The action's own permission classes, else those of ``viewset`` (a viewset class or
+        instance)."""
+        if self.permission_classes is not None:
+            return self.permission_classes
+        return viewset.permission_classes  # type: ignore[no-any-return]
+
     @cached_property
     def write_columns(self) -> SelectPlan:
         """Every column of the model (to build a model object from prepared SQL), then the
@@ -405,13 +412,9 @@ class GenericViewSet(Generic[ModelT]):
         ``save`` are not overridden and no signal listens (:meth:`writes_one_statement`).
         """
         projection = self.bound.projection
-        if projection is None or projection.children or not self._serializes_rows():
+        if projection is None or not self._serializes_rows():
             return None
-        prepared = _sql.insert_returning(obj, projection.select)
-        if prepared is None:
-            return None
-        found = projection.select.read(await prepared.rows())
-        return projection.shape.build(found[0])
+        return await projection.insert(obj)
 
     async def get_row(self) -> dict[str, Any]:
         """What :meth:`get_object` finds, as the read schema's input (see :meth:`reads_rows`)."""
@@ -455,9 +458,7 @@ class GenericViewSet(Generic[ModelT]):
 
     def get_permissions(self) -> Sequence[BasePermission]:
         """Instances of the permissions for this request; may branch on ``self.action``."""
-        classes = self.bound.permission_classes
-        if classes is None:
-            classes = self.permission_classes
+        classes = self.bound.permissions_of(self)
         return [p if isinstance(p, BasePermission) else p() for p in classes]
 
     async def initial(self) -> None:

@@ -637,10 +637,7 @@ class _Views:
     def checks_permissions(self, view: GenericViewSet[Any]) -> bool:
         """Whether ``view.initial()`` may do anything: not when every permission is
         ``AllowAny``."""
-        permissions = self.bound.permission_classes
-        if permissions is None:
-            permissions = view.permission_classes
-        return permissions is not self.anyone
+        return self.bound.permissions_of(view) is not self.anyone
 
 
 def _allows_anyone(cls: type[GenericViewSet[Any]], bound: BoundAction) -> object:
@@ -651,9 +648,7 @@ def _allows_anyone(cls: type[GenericViewSet[Any]], bound: BoundAction) -> object
     other permission classes to the viewset later is still seen, and a tuple cannot change in
     place.
     """
-    permissions = bound.permission_classes
-    if permissions is None:
-        permissions = cls.permission_classes
+    permissions = bound.permissions_of(cls)
     if (
         cls.initial is GenericViewSet.initial
         and cls.check_permissions is GenericViewSet.check_permissions

@@ -160,8 +160,7 @@ class RequestStore:
         store.user = None
         store.action = None
         store.request_id = request_id
-        data = scope.get("state")
-        store.data = data if data is not None else _state_of(scope)
+        store.data = _state_of(scope)
         store.views = {}
         store._request = None
         return store
