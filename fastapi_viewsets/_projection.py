@@ -132,6 +132,21 @@ def _shape(
     return _Shape(tuple(own), tuple(nested))
 
 
+def _with_extra(
+    shape: _Shape, schema: type[BaseModel], columns: list[str], extra: Sequence[str]
+) -> _Shape:
+    missing = [name for name in extra if name not in dict(shape.columns)]
+    if not missing:
+        return shape
+    if schema.model_config.get("extra", "ignore") != "ignore":
+        raise _Ineligible(
+            f"{schema.__name__} does not ignore unknown keys, and the pagination reads "
+            f"{', '.join(missing)} from each row"
+        )
+    added = tuple((name, _index(columns, name)) for name in missing)
+    return _Shape(shape.columns + added, shape.nested)
+
+
 @dataclass(frozen=True)
 class Projection:
     """The columns a read schema needs, and how to shape a row of them into its input."""
@@ -143,13 +158,19 @@ class Projection:
 
     @classmethod
     def for_schema(
-        cls, schema: type[BaseModel], model: type[Model], owner: str
+        cls, schema: type[BaseModel], model: type[Model], owner: str, extra: Sequence[str] = ()
     ) -> Projection | None:
-        """The projection for ``schema``, or ``None`` when it needs model objects."""
+        """The projection for ``schema``, or ``None`` when it needs model objects.
+
+        ``extra`` names more of the model's own columns to put in each row under their own
+        names (a paginator reads them: see ``BasePagination.page_fields``), which the read
+        schema then ignores; a schema that does not ignore unknown keys keeps the plain path.
+        """
         columns: list[str] = []
         children: list[_Children] = []
         try:
             shape = _shape(schema, model, "", columns, 0, children)
+            shape = _with_extra(shape, schema, columns, extra)
         except _Ineligible as reason:
             logger.debug("%s: %s is read through model objects: %s", owner, schema.__name__, reason)
             return None

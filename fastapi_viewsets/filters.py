@@ -41,44 +41,31 @@ For filters beyond ``field__lookup``, write a :class:`FilterSet`::
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import inspect
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from fastapi import Query
-from fastapi.exceptions import RequestValidationError
-from pydantic import Field as PydanticField
-from pydantic import TypeAdapter, ValidationError
 from tortoise.expressions import Q, Subquery
 from tortoise.fields.base import Field as TortoiseField
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from ._models import find_model, reverse_relations
-from ._values import normalise_value, safe_input, text_problem
+from ._values import TEXT_LOOKUPS, check_text, query_converter, value_type
 from .exceptions import ImproperlyConfigured, ParseError
 
 if TYPE_CHECKING:
-    from .generics import GenericViewSet
+    from ._protocols import ListingView
 
 __all__ = ("Filter", "FilterSet", "Listing", "QueryParam")
 
-TEXT_LOOKUPS = frozenset(
-    {"iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith"}
-)
 LOOKUPS = TEXT_LOOKUPS | {"exact", "not", "gt", "gte", "lt", "lte", "in", "isnull"}
 _SEARCH_PREFIXES = {"^": "istartswith", "=": "iexact", "@": "icontains"}
 _TERMS = re.compile(r"[\s,]+")
 SEARCH_PARAM = "search"
-#: Limits that keep a query within what the databases accept (PostgreSQL takes at most 32767
-#: parameters; SQLite refuses LIKE patterns over 50,000 bytes).
-MAX_IN_VALUES = 1000
-MAX_TEXT_LENGTH = 1000
 ORDERING_PARAM = "ordering"
 
 
@@ -103,7 +90,7 @@ class FilterSet:
     attributes. Its methods run with ``self.view``, the viewset serving the request."""
 
     fields: ClassVar[Mapping[str, Sequence[str]]] = {}
-    view: GenericViewSet[Any]
+    view: ListingView
 
     @classmethod
     def declared_filters(cls) -> dict[str, Filter]:
@@ -122,7 +109,7 @@ class QueryParam:
     name: str
     annotation: Any
     description: str
-    apply: Callable[[GenericViewSet[Any], QuerySet[Any], Any], QuerySet[Any]] | None = None
+    apply: Callable[[ListingView, QuerySet[Any], Any], QuerySet[Any]] | None = None
     #: Whether the filter crosses a to-many relation (so rows could repeat).
     many: bool = False
 
@@ -133,18 +120,6 @@ class QueryParam:
             annotation=Annotated[self.annotation | None, Query(description=self.description)],
             default=None,
         )
-
-
-def _field_python_type(field: TortoiseField[Any]) -> Any:
-    enum_type = getattr(field, "enum_type", None)
-    if enum_type is not None:
-        return enum_type
-    python_type = field.field_type
-    if python_type in (int, str, bool, float, decimal.Decimal, uuid.UUID):
-        return python_type
-    if python_type in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta):
-        return python_type
-    return None
 
 
 def resolve_field(
@@ -200,73 +175,6 @@ def resolve_field(
     return None, many  # pragma: no cover - the loop always returns
 
 
-def _raise_invalid(name: str, raw: Any, message: str) -> None:
-    raise RequestValidationError(
-        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": safe_input(raw)}]
-    )
-
-
-def value_type(field: TortoiseField[Any] | None) -> Any:
-    """The type a filter value for ``field`` is parsed with, bounded like the column."""
-    if field is None:
-        return None
-    python_type = _field_python_type(field)
-    constraints = dict(getattr(field, "constraints", {}) or {})
-    if python_type is int and ("ge" in constraints or "le" in constraints):
-        return Annotated[int, PydanticField(ge=constraints.get("ge"), le=constraints.get("le"))]
-    if python_type is float:
-        return Annotated[float, PydanticField(allow_inf_nan=False)]
-    if python_type is decimal.Decimal:
-        # Finite, and no more digits than the column holds (PostgreSQL cannot encode 1e999999).
-        max_digits = getattr(field, "max_digits", None)
-        return Annotated[
-            decimal.Decimal,
-            PydanticField(
-                allow_inf_nan=False,
-                max_digits=max_digits,
-                decimal_places=getattr(field, "decimal_places", None) if max_digits else None,
-            ),
-        ]
-    return python_type
-
-
-def check_text(name: str, raw: Any) -> Any:
-    if isinstance(raw, str):
-        problem = text_problem(raw)
-        if problem is None and len(raw) > MAX_TEXT_LENGTH:
-            problem = f"Ensure this value has at most {MAX_TEXT_LENGTH} characters."
-        if problem is not None:
-            _raise_invalid(name, raw, problem)
-    return raw
-
-
-def _converter(name: str, python_type: Any, lookup: str) -> Callable[[Any], Any]:
-    """Parse a raw value of parameter ``name`` for ``lookup`` (lists for ``in``)."""
-    if lookup == "isnull":
-        return lambda value: value
-    adapter: TypeAdapter[Any] | None = TypeAdapter(python_type) if python_type else None
-
-    def one(raw: Any) -> Any:
-        check_text(name, raw)
-        if adapter is None or lookup in TEXT_LOOKUPS:
-            return raw
-        try:
-            return normalise_value(adapter.validate_python(raw))
-        except ValidationError as exc:
-            _raise_invalid(name, raw, exc.errors()[0]["msg"])
-        except ValueError as exc:
-            _raise_invalid(name, raw, str(exc))
-        raise AssertionError("unreachable")  # pragma: no cover - _raise_invalid raises
-
-    def many(raw: Any) -> list[Any]:
-        parts = [part for part in str(raw).split(",") if part != ""]
-        if len(parts) > MAX_IN_VALUES:
-            _raise_invalid(name, raw, f"Give at most {MAX_IN_VALUES} values.")
-        return [one(part) for part in parts]
-
-    return many if lookup == "in" else one
-
-
 @dataclass
 class _FieldFilter:
     """A ``field__lookup`` filter; its converter is made on first use, when Tortoise knows
@@ -286,7 +194,7 @@ class _FieldFilter:
             declared = self.declared_type
             if declared is None or (declared is int and field is not None):
                 declared = value_type(field)  # a declared int keeps the column's bounds
-            self.converter = _converter(self.name, declared, self.lookup)
+            self.converter = query_converter(self.name, declared, self.lookup)
         key = self.path if self.lookup == "exact" else f"{self.path}__{self.lookup}"
         return queryset.filter(**{key: self.converter(raw)})
 
@@ -297,7 +205,7 @@ class Listing:
     #: More search terms than this are a 400: each term adds a clause to the query.
     max_search_terms = 10
 
-    def __init__(self, cls: type[GenericViewSet[Any]], model: type[Model], owner: str) -> None:
+    def __init__(self, cls: type[Any], model: type[Model], owner: str) -> None:
         self.owner = owner
         self.model = model
         self.params: list[QueryParam] = []
@@ -333,7 +241,7 @@ class Listing:
 
     # --- filters --------------------------------------------------------------------------
 
-    def _add_filters(self, cls: type[GenericViewSet[Any]]) -> None:
+    def _add_filters(self, cls: type[Any]) -> None:
         fields: dict[str, Sequence[str]] = dict(getattr(cls, "filterset_fields", None) or {})
         filterset: type[FilterSet] | None = getattr(cls, "filterset_class", None)
         declared: dict[str, Filter] = {}
@@ -369,7 +277,7 @@ class Listing:
                     f"FilterSet does not define."
                 )
             python_type = spec.type or str
-            convert = _converter(name, python_type, "exact")
+            convert = query_converter(name, python_type, "exact")
 
             def apply_method(view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
                 instance = filterset()
@@ -489,7 +397,7 @@ class Listing:
     # --- applying ---------------------------------------------------------------------------
 
     def apply(
-        self, view: GenericViewSet[Any], queryset: QuerySet[Any], values: Mapping[str, Any]
+        self, view: ListingView, queryset: QuerySet[Any], values: Mapping[str, Any]
     ) -> tuple[QuerySet[Any], list[str]]:
         """Filter and search ``queryset`` with ``values``; return it and the requested (or
         default) ordering, which may be empty."""

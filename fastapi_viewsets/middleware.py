@@ -23,35 +23,12 @@ Middlewares added after it (outer ones) do not see the state; add it last to cov
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .state import REQUEST_ID_HEADER, SCOPE_KEY, RequestStore
+from ._lifecycle import StateLifecycle
 
-__all__ = ("RequestStateMiddleware", "send_with_request_id")
-
-_HEADER = REQUEST_ID_HEADER.encode("latin-1")
-_LENGTH = len(_HEADER)
-
-
-def send_with_request_id(send: Send, store: RequestStore) -> Send:
-    """``send``, adding ``X-Request-ID`` to the response's headers (replacing one the app set)."""
-
-    def wrapped(message: Message) -> Awaitable[None]:
-        # A plain function returning send's awaitable: one coroutine less for every message.
-        if message["type"] == "http.response.start":
-            headers = message.get("headers", ())
-            for name, _ in headers:
-                if len(name) == _LENGTH and name.lower() == _HEADER:  # ours replaces the app's
-                    headers = [(k, v) for k, v in headers if k.lower() != _HEADER]
-                    break
-            # As Starlette's own middleware do, the message is changed where it is (its list
-            # of headers may be a Response's own, so it is copied).
-            message["headers"] = [*headers, (_HEADER, store.request_id.encode("latin-1"))]
-        return send(message)
-
-    return wrapped
+__all__ = ("RequestStateMiddleware",)
 
 
 class RequestStateMiddleware:
@@ -66,18 +43,15 @@ class RequestStateMiddleware:
             await self.app(scope, receive, send)
             return
         # No `receive`: the endpoint reads the body; a second reader would wait forever.
-        store = RequestStore.from_scope(scope)
-        scope[SCOPE_KEY] = store
+        lifecycle = StateLifecycle(scope, send)
         started = False
-        send_header = send_with_request_id(send, store)
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-            await send_header(message)
+            await lifecycle.send(message)
 
-        token = store.activate()
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
@@ -98,8 +72,7 @@ class RequestStateMiddleware:
                 await tracking_send({"type": "http.response.body", "body": body})
             raise
         finally:
-            RequestStore.deactivate(token)
-            store.close()
+            lifecycle.close()
 
 
 def _app_handles_errors(scope: Scope) -> bool:

@@ -49,12 +49,13 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from ._sql import count_rows
-from ._values import normalise_value, text_problem
+from ._values import normalise_value, text_problem, value_type
 from .exceptions import ErrorResponse, ImproperlyConfigured, NotFound, ParseError
-from .filters import value_type
 
 if TYPE_CHECKING:
-    from .generics import GenericViewSet
+    from starlette.requests import Request
+
+    from ._protocols import ListingView
 
 __all__ = (
     "BasePagination",
@@ -83,8 +84,8 @@ def _json_response(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
 
-def _url(view: GenericViewSet[Any], **params: Any) -> str:
-    url = view.request.url
+def _url(request: Request, **params: Any) -> str:
+    url = request.url
     remove = [name for name, value in params.items() if value is None]
     keep = {name: value for name, value in params.items() if value is not None}
     if remove:
@@ -92,6 +93,11 @@ def _url(view: GenericViewSet[Any], **params: Any) -> str:
     if keep:
         url = url.include_query_params(**keep)
     return str(url)
+
+
+def _value(row: Any, name: str) -> Any:
+    """A field of a row: a model object, or a row read as a dict (see ``page_fields``)."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 class BasePagination:
@@ -113,13 +119,29 @@ class BasePagination:
         return {}
 
     @classmethod
-    def check(cls, viewset: type[GenericViewSet[Any]], owner: str) -> None:
+    def check(cls, viewset: type[Any], owner: str) -> None:
         """Raise ImproperlyConfigured when ``viewset`` cannot be paginated this way."""
 
-    async def paginate(
-        self, view: GenericViewSet[Any], queryset: QuerySet[Any], params: dict[str, Any]
-    ) -> Response:
+    @classmethod
+    def page_fields(cls, viewset: type[Any]) -> tuple[str, ...]:
+        """The model's columns :meth:`get_page` reads from each row (none by default)."""
+        return ()
+
+    async def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: ListingView
+    ) -> QuerySet[Any] | list[Any]:
+        """The page: the queryset of its rows, which the view then reads, or its rows (an
+        empty list where the page is known to be empty). It may count rows and raise (an
+        invalid page)."""
         raise NotImplementedError
+
+    def get_page(self, rows: list[Any]) -> list[Any]:
+        """The rows to answer, from those the page's queryset gave (all of them by default)."""
+        return rows
+
+    def get_paginated_response(self, data: bytes) -> Response:
+        """The response around ``data``, the page's rows as a JSON array."""
+        return _json_response(data)
 
 
 def _envelope(name: str, item: type[BaseModel], count: bool) -> type[BaseModel]:
@@ -161,21 +183,29 @@ class PageNumberPagination(BasePagination):
     def responses(cls) -> dict[int | str, dict[str, Any]]:
         return {404: {"model": ErrorResponse, "description": "Invalid page"}}
 
-    async def paginate(
-        self, view: GenericViewSet[Any], queryset: QuerySet[Any], params: dict[str, Any]
-    ) -> Response:
+    count: int = 0
+    next_url: str | None = None
+    previous_url: str | None = None
+
+    async def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: ListingView
+    ) -> QuerySet[Any]:
+        params = view.query_params
         page = params.get(self.page_query_param) or 1
         size = params.get(self.page_size_query_param) or self.page_size
-        count = await count_rows(queryset)
-        last = max(1, -(-count // size))
+        self.count = await count_rows(queryset)
+        last = max(1, -(-self.count // size))
         if page > last:
             raise NotFound("Invalid page.", code="invalid_page")
-        rows = await view.load_for_response(queryset.offset((page - 1) * size).limit(size))
-        next_url = _url(view, **{self.page_query_param: page + 1}) if page < last else None
-        previous = None
+        if page < last:
+            self.next_url = _url(request, **{self.page_query_param: page + 1})
         if page > 1:
-            previous = _url(view, **{self.page_query_param: page - 1 if page > 2 else None})
-        return _json_response(_body(view.serialize(rows, many=True), next_url, previous, count))
+            back = page - 1 if page > 2 else None
+            self.previous_url = _url(request, **{self.page_query_param: back})
+        return queryset.offset((page - 1) * size).limit(size)
+
+    def get_paginated_response(self, data: bytes) -> Response:
+        return _json_response(_body(data, self.next_url, self.previous_url, self.count))
 
 
 class LimitOffsetPagination(BasePagination):
@@ -203,25 +233,28 @@ class LimitOffsetPagination(BasePagination):
     def response_model(cls, item: type[BaseModel]) -> Any:
         return _envelope("LimitOffsetPaginated", item, count=True)
 
-    async def paginate(
-        self, view: GenericViewSet[Any], queryset: QuerySet[Any], params: dict[str, Any]
-    ) -> Response:
+    count: int = 0
+    next_url: str | None = None
+    previous_url: str | None = None
+
+    async def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: ListingView
+    ) -> QuerySet[Any] | list[Any]:
+        params = view.query_params
         limit = params.get(self.limit_query_param) or self.default_limit
         offset = params.get(self.offset_query_param) or 0
-        count = await count_rows(queryset)
-        rows = (
-            await view.load_for_response(queryset.offset(offset).limit(limit))
-            if offset < count
-            else []
-        )
-        next_url = None
-        if offset + limit < count:
-            next_url = _url(view, **{self.offset_query_param: offset + limit})
-        previous = None
+        self.count = await count_rows(queryset)
+        if offset + limit < self.count:
+            self.next_url = _url(request, **{self.offset_query_param: offset + limit})
         if offset > 0:
             back = max(0, offset - limit)
-            previous = _url(view, **{self.offset_query_param: back or None})
-        return _json_response(_body(view.serialize(rows, many=True), next_url, previous, count))
+            self.previous_url = _url(request, **{self.offset_query_param: back or None})
+        if offset >= self.count:
+            return []  # past the end: nothing to read
+        return queryset.offset(offset).limit(limit)
+
+    def get_paginated_response(self, data: bytes) -> Response:
+        return _json_response(_body(data, self.next_url, self.previous_url, self.count))
 
 
 class CursorPagination(BasePagination):
@@ -237,6 +270,16 @@ class CursorPagination(BasePagination):
     #: the fields' types, so the default key guards against accidents rather than attackers.
     signing_key: ClassVar[bytes] = b"fastapi_viewsets.cursor"
 
+    # This request's page, as paginate_queryset() found it.
+    request: Request
+    size: int = 0
+    token: str | None = None
+    backward: bool = False
+    next_url: str | None = None
+    previous_url: str | None = None
+    _names: list[str]
+    _ordering: list[str]
+
     @classmethod
     def query_parameters(cls) -> list[inspect.Parameter]:
         return [
@@ -249,7 +292,7 @@ class CursorPagination(BasePagination):
         return _envelope("CursorPaginated", item, count=False)
 
     @classmethod
-    def check(cls, viewset: type[GenericViewSet[Any]], owner: str) -> None:
+    def check(cls, viewset: type[Any], owner: str) -> None:
         model: type[Model] = viewset.model
         fields = [
             *(getattr(viewset, "ordering", None) or ()),
@@ -349,44 +392,65 @@ class CursorPagination(BasePagination):
                 raise ParseError("Invalid cursor.", code="invalid_cursor") from None
         return parsed
 
-    async def paginate(
-        self, view: GenericViewSet[Any], queryset: QuerySet[Any], params: dict[str, Any]
-    ) -> Response:
+    @classmethod
+    def page_fields(cls, viewset: type[Any]) -> tuple[str, ...]:
+        """Every column an ordering of ``viewset`` can name, and the primary key: the cursors
+        are made of their values in the first and last rows."""
+        model: type[Model] = viewset.model
+        entries = [
+            *(getattr(viewset, "ordering", None) or ()),
+            *(getattr(viewset, "ordering_fields", None) or ()),
+            *cls.ordering,
+        ]
+        names = [cls._field_name(model, entry) for entry in entries]
+        return tuple(dict.fromkeys([*names, model._meta.pk_attr]))
+
+    async def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: ListingView
+    ) -> QuerySet[Any]:
         model = view.model
         pk = model._meta.pk_attr
         ordering = [
             o.replace("pk", pk, 1) if o.lstrip("-") == "pk" else o
-            for o in (getattr(view, "ordering_used", None) or self.ordering)
+            for o in (view.ordering_used or self.ordering)
         ]
         if not any(o.lstrip("-") == pk for o in ordering):
             ordering.append(pk)
-        size = params.get(self.page_size_query_param) or self.page_size
-        token = params.get(self.cursor_query_param)
-        backward = False
-        if token:
-            values, backward = self.decode(token, ordering)
+        params = view.query_params
+        self.request = request
+        self.size = params.get(self.page_size_query_param) or self.page_size
+        self.token = params.get(self.cursor_query_param)
+        self.backward = False
+        if self.token:
+            values, self.backward = self.decode(self.token, ordering)
             values = self._parse(model, ordering, values)
-            queryset = queryset.filter(self._after(model, ordering, values, backward))
-        order = [_flip(o) for o in ordering] if backward else ordering
-        rows = await view.load(queryset.order_by(*order).limit(size + 1))
-        more = len(rows) > size
-        rows = rows[:size]
-        if backward:
+            queryset = queryset.filter(self._after(model, ordering, values, self.backward))
+        self._names = [self._field_name(model, o) for o in ordering]
+        self._ordering = ordering
+        order = [_flip(o) for o in ordering] if self.backward else ordering
+        # One row more than the page, to know whether there is a next one.
+        return queryset.order_by(*order).limit(self.size + 1)
+
+    def get_page(self, rows: list[Any]) -> list[Any]:
+        more = len(rows) > self.size
+        rows = rows[: self.size]
+        if self.backward:
             rows.reverse()
-        names = [self._field_name(model, o) for o in ordering]
-        next_url = previous = None
+        self.next_url = self.previous_url = None
         if rows:
-            if more or backward:
-                last = [getattr(rows[-1], n) for n in names]
-                next_url = _url(
-                    view, **{self.cursor_query_param: self.encode(last, ordering, False)}
-                )
-            if (more and backward) or (token and not backward):
-                first = [getattr(rows[0], n) for n in names]
-                previous = _url(
-                    view, **{self.cursor_query_param: self.encode(first, ordering, True)}
-                )
-        return _json_response(_body(view.serialize(rows, many=True), next_url, previous, None))
+            if more or self.backward:
+                self.next_url = self._link(rows[-1], backward=False)
+            if (more and self.backward) or (self.token and not self.backward):
+                self.previous_url = self._link(rows[0], backward=True)
+        return rows
+
+    def _link(self, row: Any, *, backward: bool) -> str:
+        values = [_value(row, name) for name in self._names]
+        cursor = self.encode(values, self._ordering, backward)
+        return _url(self.request, **{self.cursor_query_param: cursor})
+
+    def get_paginated_response(self, data: bytes) -> Response:
+        return _json_response(_body(data, self.next_url, self.previous_url, None))
 
 
 def _flip(entry: str) -> str:

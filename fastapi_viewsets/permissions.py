@@ -255,19 +255,6 @@ class _Not(BasePermission):
         return not await resolve(self.operand.has_object_permission(request, view, obj))
 
 
-def checks_objects(permission: BasePermission) -> bool:
-    """Whether ``permission`` can refuse an object that its request-level check allowed.
-
-    When none of a request's permissions can, the object itself is not needed to answer, and a
-    retrieve reads its row without building a model object.
-    """
-    if isinstance(permission, (_And, _Or)):
-        return checks_objects(permission.first) or checks_objects(permission.second)
-    if isinstance(permission, _Not):
-        return True  # the negation of the default "allowed" refuses every object
-    return type(permission).has_object_permission is not BasePermission.has_object_permission
-
-
 class AllowAny(BasePermission):
     """Allow every request."""
 

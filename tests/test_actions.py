@@ -648,7 +648,7 @@ async def test_route_dependencies_given_to_action_run() -> None:
     assert (first.json(), second.json()) == (1, 2)
 
 
-@pytest.mark.parametrize("hook", ["remember", "get_object", "get_queryset", "serialize"])
+@pytest.mark.parametrize("hook", ["apply_values", "get_object", "get_queryset", "serialize"])
 def test_an_action_that_shadows_a_viewset_hook_is_improperly_configured(hook: str) -> None:
     async def shadow(self: Any) -> int:
         return 1

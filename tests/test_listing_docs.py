@@ -26,6 +26,7 @@ from docs.examples import (
     pagination_basic,
     pagination_classes,
     pagination_cursor_index,
+    pagination_custom,
     pagination_default,
     pagination_signing,
 )
@@ -369,6 +370,32 @@ async def test_a_base_viewset_is_the_project_wide_default() -> None:
         everything = (await client.get("/export")).json()
         assert isinstance(everything, list)
         assert len(everything) == 30
+
+
+# --- pagination_custom.py ----------------------------------------------------------------------
+
+
+async def test_a_pagination_class_of_ones_own_answers_a_plain_array_with_link_headers() -> None:
+    async with running(pagination_custom.router, modules=ARTICLES) as client:
+        made = await make_articles(23, scores=[1])
+        by_title = [a.id for a in sorted(made, key=lambda a: (a.title, a.id))]
+        with assert_num_queries(2):  # the count and the page
+            first = await client.get("/headed")
+        assert ids(first.json()) == by_title[:10]
+        assert first.headers["x-total-count"] == "23"
+        assert first.headers["link"] == '<http://testserver/headed?page=2>; rel="next"'
+        second = await client.get("/headed?page=2")
+        assert ids(second.json()) == by_title[10:20]
+        assert second.headers["link"] == '<http://testserver/headed?page=3>; rel="next"'
+        last = await client.get("/headed?page=3")
+        assert ids(last.json()) == by_title[20:]
+        assert "link" not in last.headers
+        assert (await client.get("/headed?page=0")).status_code == 422
+        spec = (await client.get("/openapi.json")).json()
+    operation = spec["paths"]["/headed"]["get"]
+    assert [p["name"] for p in operation["parameters"]] == ["page"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["type"] == "array"
 
 
 # --- pagination_signing.py ---------------------------------------------------------------------

@@ -349,28 +349,12 @@ RESPONSES = [
 ]
 
 
-BUG_405 = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (routing.py, ViewSetRoute.handle): without RequestStateMiddleware, a 405 on a "
-        "viewset path has no X-Request-ID. Starlette's Route.handle raises HTTPException(405) "
-        "outside request_response, so ExceptionMiddleware answers with the unwrapped send, "
-        "although ViewSetRoute opened a state (and a request id) for it."
-    ),
-)
-
-
 def response_cases() -> list[Any]:
     cases = []
     for middleware in (True, False):
         for method, path, headers, status, without in RESPONSES:
-            marks = [BUG_405] if status == 405 and not middleware else []
             name = f"{'middleware' if middleware else 'viewset-route'}-{method}-{path}-{status}"
-            cases.append(
-                pytest.param(
-                    middleware, method, path, headers, status, without, marks=marks, id=name
-                )
-            )
+            cases.append(pytest.param(middleware, method, path, headers, status, without, id=name))
     return cases
 
 

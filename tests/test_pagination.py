@@ -11,8 +11,7 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from tortoise.queryset import QuerySet
 
@@ -81,11 +80,10 @@ class FirstN(BasePagination):
             )
         ]
 
-    async def paginate(
-        self, view: GenericViewSet[Any], queryset: QuerySet[Any], params: dict[str, Any]
-    ) -> Response:
-        rows = await view.load(queryset.limit(params.get("n") or 2))
-        return view.make_response(rows, many=True)
+    async def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: Any
+    ) -> QuerySet[Any]:
+        return queryset.limit(view.query_params.get("n") or 2)
 
 
 # --- viewsets ----------------------------------------------------------------------------------
@@ -752,9 +750,9 @@ async def test_a_pagination_class_of_ones_own() -> None:
         assert schema["type"] == "array"
 
 
-async def test_base_pagination_paginate_is_abstract() -> None:
+async def test_base_pagination_paginate_queryset_is_abstract() -> None:
     with pytest.raises(NotImplementedError):
-        await BasePagination().paginate(None, None, {})  # type: ignore[arg-type]
+        await BasePagination().paginate_queryset(None, None, None)  # type: ignore[arg-type]
 
 
 # --- queries -----------------------------------------------------------------------------------

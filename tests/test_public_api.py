@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -107,3 +108,48 @@ def _documentable() -> list[Any]:
 def test_every_public_class_and_function_has_a_docstring(obj: Any) -> None:
     # The object's own docstring: a class does not inherit its parent's here.
     assert (obj.__doc__ or "").strip(), f"{obj.__module__}.{obj.__qualname__} has no docstring"
+
+
+# --- the structure ---------------------------------------------------------------------------
+
+PACKAGE = Path(fastapi_viewsets.__file__).parent
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
+
+
+def _imports(module: str) -> set[str]:
+    """The package's modules that ``module`` imports, type-checking imports included."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+    return found & set(MODULES) - {"__init__"}
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    graph = {m: _imports(m) for m in MODULES if m != "__init__"}
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(module: str) -> None:
+        if module in done:
+            return
+        assert module not in visiting, " -> ".join([*visiting, module])
+        visiting.append(module)
+        for target in sorted(graph[module]):
+            visit(target)
+        visiting.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)
+
+
+def test_the_development_page_lists_every_module() -> None:
+    page = (PACKAGE.parent / "docs" / "development.md").read_text()
+    layout = page.split("## Layout", 1)[1].split("## Architecture", 1)[0]
+    listed = set(re.findall(r"^ {4}(\w+)\.py\b", layout, re.MULTILINE))
+    assert listed == set(MODULES)

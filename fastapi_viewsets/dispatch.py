@@ -1,0 +1,265 @@
+"""How a request to a viewset action runs, from the route to the response: DRF's ``dispatch``.
+
+Registration (``fastapi_viewsets.routing``) makes one :class:`ActionRunner` per action; nothing
+of it runs per request. A request then takes this path::
+
+    ViewSetRoute.handle        open the request state (the lifecycle RequestStateMiddleware
+                               shares); a method the path does not answer is a 405 here
+      FastAPI                  the app's, router's and action's dependencies, then
+        ActionRunner.open_view   a new viewset instance, then view.initial() (permissions)
+      FastAPI                  path, query and body parameters are validated (422)
+        ActionRunner.run         the handler (the action's method, or its fast twin), then
+                                 view.finalize_response()
+    close the state            after the response and its background tasks
+
+``initial()`` runs in a dependency so that it comes after the dependencies that set the user
+and before the body is validated: an anonymous request gets its 401 even with a bad body. An
+action with no parameters to validate makes its view in the endpoint itself, in the same order.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import ResponseValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
+from tortoise.queryset import QuerySet
+
+from ._fastpath import ActionPath, skips_permissions
+from ._lifecycle import StateLifecycle
+from .generics import STANDARD_ACTIONS, GenericViewSet
+from .state import SCOPE_KEY
+from .views import BoundAction
+
+__all__ = ("ActionRunner", "ViewSetRoute")
+
+#: Names of the parameters the runner adds to an endpoint's signature.
+VIEW_PARAM = "fastapi_viewsets_view"
+REQUEST_PARAM = "fastapi_viewsets_request"
+RESPONSE_PARAM = "fastapi_viewsets_response"
+
+
+class ViewSetRoute(APIRoute):
+    """The route class of viewset routes: it opens the request's state around the route.
+
+    The state exists before the first dependency runs and stays open while the response and its
+    background tasks run; it is closed with its context variable's token.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def serve_with_state_request(request: Request) -> Response:
+            # From here on `state.request` is the request FastAPI serves, whose body it reads.
+            request.scope[SCOPE_KEY].request = request
+            return await handler(request)
+
+        return serve_with_state_request
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lifecycle = StateLifecycle(scope, send)
+        runner: ActionRunner = getattr(self.endpoint, RUNNER_ATTR)
+        lifecycle.store.action = runner.bound.name
+        try:
+            if self.methods and scope["method"] not in self.methods:
+                await _method_not_allowed(self.methods, scope, receive, lifecycle.send)
+            else:
+                await super().handle(scope, receive, lifecycle.send)
+        finally:
+            lifecycle.close()
+
+
+async def _method_not_allowed(
+    methods: set[str], scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer 405 as the app answers an ``HTTPException(405)``, but through ``send``.
+
+    Starlette's route raises it for the app's exception middleware, which answers with the
+    ``send`` it was given, outside the state: the response would miss its ``X-Request-ID``.
+    """
+    exc = HTTPException(405, headers={"Allow": ", ".join(sorted(methods))})
+    handlers: dict[Any, Any] = getattr(scope.get("app"), "exception_handlers", None) or {}
+    handler = handlers.get(405)
+    if handler is None:
+        found = (handlers[k] for k in type(exc).__mro__ if k in handlers)
+        handler = next(found, http_exception_handler)
+    request = Request(scope, receive)
+    if inspect.iscoroutinefunction(handler):
+        response = await handler(request, exc)
+    else:
+        response = await run_in_threadpool(handler, request, exc)
+    await response(scope, receive, send)
+
+
+RUNNER_ATTR = "__fastapi_viewsets_runner__"
+
+
+class ActionRunner:
+    """Runs the requests of one action; made once, when the viewset is registered."""
+
+    def __init__(
+        self,
+        cls: type[GenericViewSet[Any]],
+        bound: BoundAction,
+        path: ActionPath,
+        *,
+        lookup: str | None,
+        query_names: list[str],
+        own_response: str | None,
+        lists: bool,
+    ) -> None:
+        self.cls = cls
+        self.bound = bound
+        self.handler = path.handler
+        self.list_queryset = path.list_queryset
+        #: The path parameter that names the row (detail actions), parsed by FastAPI.
+        self.lookup = lookup
+        #: The list's filter and pagination parameters, given to the view as query_params.
+        self.query_names = query_names
+        #: FastAPI gives its Response parameter to one parameter only: the action's own, when
+        #: it has one, else ours.
+        self.response_name = own_response or RESPONSE_PARAM
+        self.own_response = own_response is not None
+        #: Whether a queryset the action returns is answered as a list.
+        self.lists = lists
+        self.finisher = _Finisher(standard=bound.name in STANDARD_ACTIONS)
+        self.anyone = skips_permissions(cls, bound)
+
+    # --- the view ---------------------------------------------------------------------------
+
+    def make_view(self, request: Request) -> GenericViewSet[Any]:
+        """A new viewset instance for ``request``."""
+        view = self.cls()
+        view.request = request
+        view.action = self.bound.name
+        # The raw path values, as DRF gives them to initial(); run() puts the parsed lookup in
+        # place before the action runs.
+        view.kwargs = dict(request.path_params)
+        view.query_params = {}
+        view.bound = self.bound
+        # The store ViewSetRoute found or opened; `self.state` views it when first read.
+        view._store = request.scope[SCOPE_KEY]
+        return view
+
+    async def open_view(self, request: Request) -> GenericViewSet[Any]:
+        """The view of a request, its ``initial()`` done: the dependency that gives endpoints
+        their view (or called by the endpoint itself, when it has nothing to validate)."""
+        view = self.make_view(request)
+        # Permissions that are all AllowAny would refuse nothing: skip the step.
+        if self.bound.permissions_of(view) is not self.anyone:
+            await view.initial()
+        return view
+
+    # --- the action -------------------------------------------------------------------------
+
+    async def run(self, view: GenericViewSet[Any], kwargs: dict[str, Any]) -> Any:
+        """The action with the endpoint's parameters, then ``finalize_response()``."""
+        if self.own_response:
+            sub_response: Response = kwargs[self.response_name]
+        else:
+            sub_response = kwargs.pop(RESPONSE_PARAM)
+        if self.lookup is not None:
+            view.kwargs[self.lookup] = kwargs.pop(self.lookup)
+        if self.query_names:
+            view.query_params = {name: kwargs.pop(name) for name in self.query_names}
+        result = await self.handler(view, kwargs)
+        built = False
+        if self.lists and isinstance(result, QuerySet):
+            result = await self.list_queryset(view, result)
+            built = True
+        response = self.finisher.finish(result, sub_response, built=built)
+        if isinstance(response, Response):
+            return view.finalize_response(response)
+        view.finalize_response(sub_response)  # FastAPI serialises the value and adds these
+        return response
+
+    def endpoint(self, *, inline_view: bool) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """The function FastAPI calls; its signature is set by the registration."""
+        run, open_view = self.run, self.open_view
+
+        if inline_view:
+
+            async def endpoint(**kwargs: Any) -> Any:
+                return await run(await open_view(kwargs.pop(REQUEST_PARAM)), kwargs)
+
+        else:
+
+            async def endpoint(**kwargs: Any) -> Any:
+                return await run(kwargs.pop(VIEW_PARAM), kwargs)
+
+        setattr(endpoint, RUNNER_ATTR, self)
+        return endpoint
+
+    def configure(self, route: APIRoute) -> None:
+        """Read what FastAPI made of the route (its response model), once it is added."""
+        self.finisher.configure(route)
+
+
+class _Finisher:
+    """Turns what an action returned into its response, as FastAPI would.
+
+    Headers (and a status code) that dependencies set on FastAPI's ``Response`` parameter are
+    kept on the responses the standard actions build. A value an ``@action`` returns is
+    validated and serialised once with its response model, as FastAPI does, unless the route
+    asks for FastAPI's options (``response_model_exclude...``, another response class), which
+    are then left to FastAPI.
+    """
+
+    def __init__(self, *, standard: bool) -> None:
+        self.standard = standard
+        self.adapter: TypeAdapter[Any] | None = None
+        self.status_code = 200
+
+    def configure(self, route: APIRoute) -> None:
+        response_class = route.response_class
+        if (
+            self.standard
+            or route.response_field is None
+            or route.response_model_include is not None
+            or route.response_model_exclude is not None
+            or not route.response_model_by_alias
+            or route.response_model_exclude_unset
+            or route.response_model_exclude_defaults
+            or route.response_model_exclude_none
+            or not isinstance(response_class, DefaultPlaceholder)
+            or response_class.value is not JSONResponse
+        ):
+            return
+        self.adapter = TypeAdapter(route.response_model)
+        self.status_code = route.status_code or 200
+
+    def finish(self, result: Any, sub_response: Response, *, built: bool = False) -> Any:
+        if isinstance(result, Response):
+            if not (self.standard or built):
+                return result  # an action's own response goes out as it is, as in FastAPI
+        elif self.adapter is None:
+            return result
+        else:
+            try:
+                value = self.adapter.validate_python(result, from_attributes=True)
+            except ValidationError as exc:
+                errors = [
+                    {**error, "loc": ("response", *error["loc"])}
+                    for error in exc.errors(include_url=False)
+                ]
+                raise ResponseValidationError(errors, body=result) from None
+            result = Response(
+                self.adapter.dump_json(value, by_alias=True),
+                status_code=self.status_code,
+                media_type="application/json",
+            )
+        if sub_response.status_code:
+            result.status_code = sub_response.status_code
+        if sub_response.raw_headers:
+            result.raw_headers.extend(sub_response.raw_headers)
+        return result

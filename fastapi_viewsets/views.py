@@ -1,0 +1,187 @@
+"""``APIView``: the request half of a viewset, as DRF's ``APIView`` is: what every request runs.
+
+A request to a viewset route goes through the same named steps, each a method you may override
+(``fastapi_viewsets.dispatch`` calls them)::
+
+    initial()               before the body is validated: check_permissions() (401 / 403)
+    <the action>            list, retrieve, ... or an @action method, on a new instance
+    finalize_response(r)    the last word on the response (headers, status)
+
+An instance serves one request, so anything set on ``self`` in ``initial()`` is there for the
+action and gone with the request::
+
+    class CompanyViewSet(ModelViewSet[Company]):
+        async def initial(self) -> None:
+            await super().initial()                       # keep the permission checks
+            self.plan = await Plan.get(owner_id=self.user.id) if self.user else None
+
+        def finalize_response(self, response):
+            response.headers["Cache-Control"] = "no-store"
+            return super().finalize_response(response)
+
+On the instance: ``self.request``, ``self.action`` (``"list"``, ``"create"``, ``"retrieve"``,
+``"update"``, ``"partial_update"``, ``"destroy"`` or an ``@action`` method's name),
+``self.kwargs`` (the URL's path values), ``self.state`` (the request's state, an instance of
+``state_class``) and ``self.user``. :class:`~fastapi_viewsets.GenericViewSet` adds the model,
+querysets, objects and writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, TypeAdapter
+from tortoise.models import Model
+
+from .exceptions import NotAuthenticated, PermissionDenied
+from .filters import Listing
+from .pagination import BasePagination
+from .permissions import AllowAny, BasePermission, PermissionLike, refusing_operand, resolve
+from .schemas import LoadPlan, check_read_schema
+from .state import BaseStateManager, RequestStore
+
+if TYPE_CHECKING:
+    from fastapi.responses import Response
+    from starlette.requests import Request
+
+__all__ = ("APIView", "BoundAction")
+
+
+@dataclass(frozen=True)
+class BoundAction:
+    """What a registered route knows about its action, prepared once at registration."""
+
+    owner: str
+    name: str
+    detail: bool
+    model: type[Model]
+    read_schema: type[BaseModel]
+    basename: str = ""
+    write_schema: type[BaseModel] | None = None
+    permission_classes: Sequence[PermissionLike] | None = None
+    #: Filters, search and ordering, for actions that list.
+    listing: Listing | None = None
+    pagination_class: type[BasePagination] | None = None
+    one: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
+    many: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "one", TypeAdapter(self.read_schema))
+        object.__setattr__(self, "many", TypeAdapter(list[self.read_schema]))  # type: ignore[name-defined]
+
+    @cached_property
+    def plan(self) -> LoadPlan:
+        """The relations to load; needs Tortoise's relations, so it is made on first use."""
+        check_read_schema(self.read_schema, self.model, self.owner)
+        return LoadPlan.for_schema(self.read_schema, self.model, self.owner)
+
+    def permissions_of(self, viewset: Any) -> Sequence[PermissionLike]:
+        """The action's own permission classes, else those of ``viewset`` (a viewset class or
+        instance)."""
+        if self.permission_classes is not None:
+            return self.permission_classes
+        return viewset.permission_classes  # type: ignore[no-any-return]
+
+
+def authenticate_challenges(app: Any) -> list[str]:
+    """The challenges of the HTTP and OAuth2 security schemes in ``app``'s OpenAPI."""
+    try:
+        schemes = app.openapi().get("components", {}).get("securitySchemes", {})
+    except Exception:  # an app without OpenAPI, or one that cannot build it
+        return []
+    challenges = []
+    for scheme in schemes.values():
+        if scheme.get("type") == "http" and scheme.get("scheme"):
+            challenges.append(str(scheme["scheme"]).capitalize())
+        elif scheme.get("type") in ("oauth2", "openIdConnect"):
+            challenges.append("Bearer")
+    return list(dict.fromkeys(challenges))
+
+
+class APIView:
+    """Per-request attributes, the request's state and the steps every request runs."""
+
+    #: Permissions checked for every action, unless an ``@action`` names its own.
+    permission_classes: ClassVar[Sequence[PermissionLike]] = (AllowAny,)
+    #: The class ``self.state`` is an instance of; a view over the request's one state.
+    state_class: ClassVar[type[BaseStateManager[Any]]] = BaseStateManager
+
+    # Set for each request, on a new instance.
+    request: Request
+    action: str
+    kwargs: dict[str, Any]
+    #: The list's parsed filter and pagination parameters (empty for other actions).
+    query_params: dict[str, Any]
+    bound: BoundAction
+    # The request's one state, which `state` views through `state_class`.
+    _store: RequestStore | None = None
+    # This request's permission instances, asked of get_permissions() once.
+    _permissions: list[BasePermission] | None = None
+
+    @cached_property
+    def state(self) -> BaseStateManager[Any]:
+        """The request's state, an instance of ``state_class`` (made when first read)."""
+        if self._store is None:
+            return self.state_class.get_state()
+        return self.state_class.from_store(self._store)
+
+    @property
+    def user(self) -> Any:
+        """The request's user, as a dependency set it with ``BaseStateManager.set_user``."""
+        return self.state.user
+
+    # --- the steps of a request -----------------------------------------------------------
+
+    async def initial(self) -> None:
+        """Runs before the body is validated and the action is called: checks permissions."""
+        await self.check_permissions()
+
+    def finalize_response(self, response: Response) -> Response:
+        """The response the action answered, before it is sent; return it (or another).
+
+        For a value that FastAPI serialises itself (an ``@action`` whose route asks for
+        FastAPI's response options), ``response`` is FastAPI's ``Response`` parameter, whose
+        headers and status code FastAPI puts on what it sends.
+        """
+        return response
+
+    # --- permissions ------------------------------------------------------------------------
+
+    def get_permissions(self) -> Sequence[BasePermission]:
+        """Instances of the permissions for this request; may branch on ``self.action``."""
+        classes = self.bound.permissions_of(self)
+        return [p if isinstance(p, BasePermission) else p() for p in classes]
+
+    def _checked_permissions(self) -> list[BasePermission]:
+        """This request's permissions: ``get_permissions()``, asked once per request."""
+        if self._permissions is None:
+            self._permissions = list(self.get_permissions())
+        return self._permissions
+
+    async def check_permissions(self) -> None:
+        """Ask ``has_permission`` of each permission; refuse with :meth:`permission_denied`."""
+        self._permissions = list(self.get_permissions())
+        for permission in self._permissions:
+            if not await resolve(permission.has_permission(self.request, self)):
+                self.permission_denied(permission)
+
+    async def check_object_permissions(self, obj: Any) -> None:
+        """Ask ``has_object_permission`` of each permission about ``obj``."""
+        for permission in self._checked_permissions():
+            if not await resolve(permission.has_object_permission(self.request, self, obj)):
+                self.permission_denied(permission)
+
+    def permission_denied(self, permission: BasePermission) -> None:
+        """Raise 401 for a request without a user, else 403 with the permission's message."""
+        if self.user is None:
+            raise NotAuthenticated(headers=self.authenticate_headers())
+        refusing = refusing_operand(permission, self)
+        raise PermissionDenied(refusing.message, code=refusing.code)
+
+    def authenticate_headers(self) -> dict[str, str] | None:
+        """``WWW-Authenticate`` for a 401, from the security schemes the app declares."""
+        challenges = authenticate_challenges(self.request.app)
+        return {"WWW-Authenticate": ", ".join(challenges)} if challenges else None
