@@ -19,6 +19,8 @@ A schema that reads anything else keeps the plain path (model objects): a many-t
 relation, a reverse relation below the top level, a model property or method, an alias, a
 ``model_validator`` that runs before validation (it would see a dict, not a model object). Why a
 schema keeps the plain path is logged once at DEBUG level on the ``fastapi_viewsets`` logger.
+When the installed Tortoise is outside the versions ``_tortoise`` was checked against, every
+schema keeps the plain path (and nothing here reads Tortoise's private state).
 
 Both paths give the same JSON; a property-based test compares them on random rows.
 """
@@ -35,7 +37,7 @@ from pydantic import BaseModel
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from . import _sql
+from . import _sql, _tortoise
 from ._sql import SelectPlan
 from .schemas import nested_model
 
@@ -165,7 +167,12 @@ class Projection:
         ``extra`` names more of the model's own columns to put in each row under their own
         names (a paginator reads them: see ``BasePagination.page_fields``), which the read
         schema then ignores; a schema that does not ignore unknown keys keeps the plain path.
+        It is also ``None`` when the installed Tortoise is outside the versions ``_tortoise``
+        was checked against.
         """
+        if not _tortoise.FAST_PATH:
+            _tortoise.fast_path_off()
+            return None
         columns: list[str] = []
         children: list[_Children] = []
         try:
@@ -192,7 +199,7 @@ class Projection:
             if keys:
                 # On the parents' connection, as Tortoise's prefetch reads them.
                 children = child.model.filter(**{f"{child.foreign_key}__in": keys}).using_db(
-                    queryset._choose_db()
+                    _tortoise.choose_db(queryset)
                 )
                 if not child.model._meta.ordering:
                     # Tortoise's prefetch leaves the order to the database; the primary key
@@ -229,7 +236,7 @@ async def _rows(queryset: QuerySet[Any], select: SelectPlan) -> Sequence[Sequenc
     prepared = _sql.select(queryset, select)
     if prepared is not None:
         return select.read(await prepared.rows())
-    if queryset._limit == 0:
+    if _tortoise.limit(queryset) == 0:
         return []  # values() would ignore a zero limit
     paths = select.paths
     return [[row[p] for p in paths] for row in await queryset.values(*paths)]

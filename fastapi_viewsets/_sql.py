@@ -2,9 +2,9 @@
 
 Tortoise builds the SQL of every queryset anew (pypika terms, then text), which costs more than
 running the query. A viewset's querysets come in few shapes: ``get_queryset()``'s filters, the
-request's filters, an ordering, a page. This module reads a queryset's state and, when the
-queryset is of the plain kind below, answers the SQL text (cached by shape) and this request's
-parameters::
+request's filters, an ordering, a page. This module reads a queryset's state (through
+``_tortoise``) and, when the queryset is of the plain kind below, answers the SQL text (cached
+by shape) and this request's parameters::
 
     Company.filter(owner_id=7, is_public=True).order_by("-created_at", "id").offset(40).limit(20)
     # SELECT ... FROM "company" WHERE "company"."owner_id"=? AND "company"."is_public"=?
@@ -17,7 +17,8 @@ with the exact, ``not``, ``in``, ``not_in``, ``gt``, ``gte``, ``lt``, ``lte``, `
 own columns; limit and offset; on SQLite or PostgreSQL (asyncpg). Anything else (lookups through
 relations, text lookups, annotations, subqueries, ``distinct``, ``group_by``,
 ``select_for_update``, another database) gives ``None`` and the caller runs the queryset through
-Tortoise as usual.
+Tortoise as usual; so does every queryset when the installed Tortoise is outside the versions
+``_tortoise`` was checked against.
 
 Values are encoded as Tortoise encodes them (the filter's value encoder, else the field's
 ``to_db_value``), and the conditions are Tortoise's: ``not`` and ``not_in`` also match NULL, an
@@ -31,7 +32,7 @@ import decimal
 import enum
 import operator
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -39,10 +40,12 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.fields.base import DatabaseDefault, Field
-from tortoise.fields.data import DatetimeField
 from tortoise.filters import between_and, is_in, is_null, not_equal, not_in, not_null
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
+
+from . import _tortoise
+from ._values import Reader, reader
 
 __all__ = (
     "Prepared",
@@ -53,8 +56,6 @@ __all__ = (
     "select",
     "select_pk",
 )
-
-Reader = Callable[[Any], Any]
 
 _PLACEHOLDER = object()  # where a parameter goes, in a shape's pieces
 _SCALARS = (
@@ -156,7 +157,7 @@ class _Where:
                     pieces.append(joiner)
                 pieces.extend(part)
             pieces.append(")")
-        if q._is_negated:
+        if _tortoise.is_negated(q):
             return ["NOT (", *pieces, ")"]
         return pieces
 
@@ -218,25 +219,16 @@ class _Where:
 
 def _state(queryset: QuerySet[Any]) -> tuple[BaseDBAsyncClient, str] | None:
     """The connection and dialect of a plain queryset, or ``None``."""
-    if type(queryset) is not QuerySet:
+    if not _tortoise.FAST_PATH:
+        _tortoise.fast_path_off()
         return None
     if (
-        queryset._annotations
-        or queryset._having
-        or queryset._custom_filters
-        or queryset._group_bys
-        or queryset._distinct
-        or queryset._select_for_update
-        or queryset._prefetch_map
-        or queryset._prefetch_queries
-        or queryset._fields_for_select
-        or queryset._force_indexes
-        or queryset._use_indexes
-        or queryset._single
+        type(queryset) is not QuerySet
+        or not _tortoise.queryset_is_plain(queryset)
         or queryset.model._meta.schema
     ):
         return None
-    db = queryset._choose_db()
+    db = _tortoise.choose_db(queryset)
     dialect = _dialect(db)
     return None if dialect is None else (db, dialect)
 
@@ -244,7 +236,7 @@ def _state(queryset: QuerySet[Any]) -> tuple[BaseDBAsyncClient, str] | None:
 def _where(queryset: QuerySet[Any], dialect: str) -> tuple[list[Any], list[Any]]:
     where = _Where(queryset.model, dialect)
     pieces: list[Any] = []
-    for q in queryset._q_objects:
+    for q in _tortoise.q_objects(queryset):
         part = where.node(q)
         if part is not None:
             pieces += [" AND ", *part] if pieces else part
@@ -255,7 +247,7 @@ def _order(queryset: QuerySet[Any], dialect: str) -> list[str]:
     meta = queryset.model._meta
     table = quote(meta.db_table)
     terms = []
-    for name, order in queryset._orderings or meta.ordering:
+    for name, order in _tortoise.orderings(queryset) or meta.ordering:
         if name == "pk":
             name = meta.pk_attr
         column = meta.fields_db_projection.get(name)
@@ -287,7 +279,7 @@ def _render(key: tuple[Any, ...], pieces: list[Any], dialect: str) -> str:
 def count(queryset: QuerySet[Any]) -> Prepared | None:
     """``SELECT COUNT(*)`` of ``queryset`` (which must have no limit or offset), or ``None``."""
     state = _state(queryset)
-    if state is None or queryset._limit is not None or queryset._offset:
+    if state is None or _tortoise.limit(queryset) is not None or _tortoise.offset(queryset):
         return None
     db, dialect = state
     try:
@@ -308,36 +300,6 @@ async def count_rows(queryset: QuerySet[Any]) -> int:
 
 
 # --- selecting columns --------------------------------------------------------------------------
-
-
-def _passes_through(field: Field[Any]) -> bool:
-    # Field.to_python_value only casts values that are not of the field's type yet; for ints and
-    # strings the drivers already return that type.
-    return type(field).to_python_value is Field.to_python_value and field.field_type in (int, str)
-
-
-def _read_datetime(field: DatetimeField[Any]) -> Reader:
-    to_python = field.to_python_value
-
-    def read(value: Any) -> Any:
-        # SQLite stores text; datetime.fromisoformat reads what Tortoise writes, faster than
-        # the general ISO 8601 parser Tortoise uses. The time zone rules stay Tortoise's.
-        if type(value) is str:
-            try:
-                return to_python(datetime.datetime.fromisoformat(value))
-            except ValueError:
-                return to_python(value)
-        return to_python(value)
-
-    return read
-
-
-def _reader(field: Field[Any]) -> Reader | None:
-    if _passes_through(field):
-        return None
-    if isinstance(field, DatetimeField):
-        return _read_datetime(field)
-    return field.to_python_value
 
 
 @dataclass(frozen=True)
@@ -371,7 +333,7 @@ class SelectPlan:
                 current, alias = related, joined
             field = current._meta.fields_map[name]
             columns.append(f"{alias}.{quote(current._meta.fields_db_projection[name])}")
-            readers.append(_reader(field))
+            readers.append(reader(field))
         select_from = f"SELECT {','.join(columns)} FROM {table}{''.join(joins.values())}"
         return cls(model, tuple(paths), select_from, tuple(readers))
 
@@ -424,7 +386,7 @@ def select(queryset: QuerySet[Any], plan: SelectPlan) -> Prepared | None:
     except _Unsupported:
         return None
     pieces: list[Any] = [plan.select_from, *where, *order]
-    limit, offset = queryset._limit, queryset._offset
+    limit, offset = _tortoise.limit(queryset), _tortoise.offset(queryset)
     if limit is not None:
         pieces += [" LIMIT ", _PLACEHOLDER]
         params.append(limit)
@@ -440,8 +402,11 @@ def select(queryset: QuerySet[Any], plan: SelectPlan) -> Prepared | None:
 
 def select_pk(plan: SelectPlan, pk: Any) -> Prepared | None:
     """The ``SELECT`` of ``plan``'s columns for the row whose primary key is ``pk``."""
+    if not _tortoise.FAST_PATH:
+        _tortoise.fast_path_off()
+        return None
     model = plan.model
-    db = model.all()._choose_db()
+    db = _tortoise.choose_db(model.all())
     dialect = _dialect(db)
     if dialect is None or model._meta.schema:
         return None
@@ -466,13 +431,16 @@ def insert_returning(obj: Model, plan: SelectPlan) -> Prepared | None:
     one level deep or on another database, values left to the database's defaults, a primary key
     set by hand, asynchronous defaults.
     """
+    if not _tortoise.FAST_PATH:
+        _tortoise.fast_path_off()
+        return None
     model = type(obj)
     meta = model._meta
-    if model is not plan.model or meta.schema or obj._custom_generated_pk:
+    if model is not plan.model or meta.schema or _tortoise.custom_generated_pk(obj):
         return None
-    if getattr(obj, "_await_when_save", None):
+    if _tortoise.await_when_save(obj):
         return None
-    db = obj._choose_db(True)
+    db = _tortoise.choose_db_for_write(obj)
     dialect = _dialect(db)
     returning = plan.returning
     if dialect is None or returning is None:

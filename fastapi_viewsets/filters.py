@@ -54,6 +54,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from ._models import find_model, reverse_relations
+from ._tortoise import is_inited
 from ._values import TEXT_LOOKUPS, check_text, query_converter, value_type
 from .exceptions import ImproperlyConfigured, ParseError
 
@@ -137,7 +138,7 @@ def resolve_field(
         if field is None:
             if part == "pk" and last:
                 return meta.fields_map[meta.pk_attr], many
-            reverse = None if meta._inited else reverse_relations(current).get(part)
+            reverse = None if is_inited(current) else reverse_relations(current).get(part)
             if reverse is None:
                 raise ImproperlyConfigured(
                     f"{owner}: {path!r} names {part!r}, which {current.__name__} does not have."
@@ -210,7 +211,7 @@ class Listing:
         self.model = model
         self.params: list[QueryParam] = []
         self.paths: list[str] = []
-        self._checked = model._meta._inited
+        self._checked = is_inited(model)
         self._add_filters(cls)
         self.search_fields = tuple(getattr(cls, "search_fields", None) or ())
         self._add_search()
@@ -232,7 +233,7 @@ class Listing:
     def check(self) -> None:
         """Check every declared path again once Tortoise knows all relations (names that could
         be reverse relations are accepted at registration, before ``Tortoise.init``)."""
-        if self._checked or not self.model._meta._inited:
+        if self._checked or not is_inited(self.model):
             return
         for path in self.paths:
             if path != "pk":

@@ -43,6 +43,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from ._models import find_model, reverse_relations
+from ._tortoise import is_inited
 from .exceptions import ImproperlyConfigured
 
 __all__ = ("LoadPlan", "default_read_schema", "partial_schema")
@@ -243,7 +244,7 @@ def check_read_schema(schema: type[BaseModel], model: type[Model], owner: str) -
     """
     meta = model._meta
     known = set(meta.fields_map) | columns(model)
-    if not meta._inited:
+    if not is_inited(model):
         known |= set(reverse_relations(model))
     relations = meta.fk_fields | meta.o2o_fields | meta.m2m_fields
     for name, info in schema.model_fields.items():
