@@ -68,8 +68,9 @@ class ViewSetRoute(APIRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         lifecycle = StateLifecycle(scope, send)
-        runner: ActionRunner = getattr(self.endpoint, RUNNER_ATTR)
-        lifecycle.store.action = runner.bound.name
+        runner: ActionRunner | None = getattr(self.endpoint, RUNNER_ATTR, None)
+        if runner is not None:  # else a route of the app's own that uses this class
+            lifecycle.store.action = runner.bound.name
         try:
             if self.methods and scope["method"] not in self.methods:
                 await _method_not_allowed(self.methods, scope, receive, lifecycle.send)

@@ -27,6 +27,7 @@ from fastapi_viewsets import (
     ModelViewSet,
     PermissionDenied,
     RequestStateMiddleware,
+    ViewSetRoute,
     action,
     viewset,
 )
@@ -501,3 +502,18 @@ async def test_the_state_is_opened_once_and_closed_after_the_response(
     assert [part for part, _ in first_seen] == parts
     assert {seen for _, seen in first_seen} == {request_id}
     assert {seen for _, seen in sightings} == {second.headers["x-request-id"]}
+
+
+async def test_a_route_of_ones_own_may_use_the_viewset_route_class() -> None:
+    router = APIRouter(prefix="/own", route_class=ViewSetRoute)
+
+    @router.get("/id")
+    async def request_id() -> dict[str, Any]:
+        state = BaseStateManager.get_state()
+        return {"request_id": state.request_id, "action": state.action}
+
+    async with serve(create_app(router)) as client:
+        response = await client.get("/own/id", headers={"X-Request-ID": "mine-1"})
+    assert response.status_code == 200
+    assert response.json() == {"request_id": "mine-1", "action": None}
+    assert response.headers["x-request-id"] == "mine-1"
