@@ -50,10 +50,10 @@ from .mixins import (
     RetrieveModelMixin,
     UpdateModelMixin,
 )
-from .permissions import AllowAny, BasePermission, _And, _Not, _Or
+from .permissions import BasePermission, _And, _Not, _Or
 from .views import BoundAction
 
-__all__ = ("ActionPath", "choose_path", "overrides", "skips_permissions")
+__all__ = ("ActionPath", "choose_path", "overrides")
 
 logger = logging.getLogger("fastapi_viewsets")
 
@@ -84,9 +84,6 @@ _DEFAULTS: dict[str, Any] = {
             "perform_create",
             "perform_update",
             "get_write_values",
-            "initial",
-            "check_permissions",
-            "get_permissions",
         )
     },
 }
@@ -112,23 +109,6 @@ _ONE_STATEMENT = {"create": "perform_create", "update": "perform_update"}
 def overrides(cls: type[Any], *names: str) -> list[str]:
     """The names among ``names`` whose method ``cls`` defines otherwise than the library."""
     return [name for name in names if getattr(cls, name, None) is not _DEFAULTS[name]]
-
-
-def skips_permissions(cls: type[View], bound: BoundAction) -> object:
-    """The action's permission classes when ``initial()`` would only find that they are all
-    ``AllowAny`` (and may then be skipped), else a marker that matches nothing.
-
-    Only a tuple qualifies: it is compared by identity on each request, so assigning other
-    permission classes to the viewset later is still seen, and a tuple cannot change in place.
-    """
-    permissions = bound.permissions_of(cls)
-    if (
-        not overrides(cls, "initial", "check_permissions", "get_permissions")
-        and isinstance(permissions, tuple)
-        and all(p is AllowAny or type(p) is AllowAny for p in permissions)
-    ):
-        return permissions
-    return object()
 
 
 def checks_objects(permission: BasePermission) -> bool:

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 from tortoise.queryset import QuerySet
 
-from ._fastpath import ActionPath, skips_permissions
+from ._fastpath import ActionPath
 from ._lifecycle import StateLifecycle
 from .generics import STANDARD_ACTIONS, GenericViewSet
 from .state import SCOPE_KEY
@@ -134,7 +134,6 @@ class ActionRunner:
         #: Whether a queryset the action returns is answered as a list.
         self.lists = lists
         self.finisher = _Finisher(standard=bound.name in STANDARD_ACTIONS)
-        self.anyone = skips_permissions(cls, bound)
 
     # --- the view ---------------------------------------------------------------------------
 
@@ -156,9 +155,7 @@ class ActionRunner:
         """The view of a request, its ``initial()`` done: the dependency that gives endpoints
         their view (or called by the endpoint itself, when it has nothing to validate)."""
         view = self.make_view(request)
-        # Permissions that are all AllowAny would refuse nothing: skip the step.
-        if self.bound.permissions_of(view) is not self.anyone:
-            await view.initial()
+        await view.initial()
         return view
 
     # --- the action -------------------------------------------------------------------------
