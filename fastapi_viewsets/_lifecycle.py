@@ -22,7 +22,6 @@ from .state import REQUEST_ID_HEADER, SCOPE_KEY, RequestStore, current_store
 __all__ = ("StateLifecycle", "send_with_request_id")
 
 _HEADER = REQUEST_ID_HEADER.encode("latin-1")
-_LENGTH = len(_HEADER)
 
 
 def send_with_request_id(send: Send, store: RequestStore) -> Send:
@@ -32,7 +31,7 @@ def send_with_request_id(send: Send, store: RequestStore) -> Send:
         if message["type"] == "http.response.start":
             headers = message.get("headers", ())
             for name, _ in headers:
-                if len(name) == _LENGTH and name.lower() == _HEADER:  # ours replaces the app's
+                if name.lower() == _HEADER:  # ours replaces the app's
                     headers = [(k, v) for k, v in headers if k.lower() != _HEADER]
                     break
             # As Starlette's own middleware do, the message is changed where it is (its list
