@@ -64,28 +64,14 @@ Handler = Callable[[Any, dict[str, Any]], Awaitable[Any]]
 #: Answers a queryset as a list (filtered, ordered, paginated).
 ListQueryset = Callable[[Any, QuerySet[Any]], Awaitable[Response]]
 
-#: The library's own definition of each method that can be overridden.
-_DEFAULTS: dict[str, Any] = {
+#: The library's own definition of the standard actions (other hooks: GenericViewSet's).
+_ACTIONS: dict[str, Any] = {
     "list": ListModelMixin.list,
     "create": CreateModelMixin.create,
     "retrieve": RetrieveModelMixin.retrieve,
     "update": UpdateModelMixin.update,
     "partial_update": UpdateModelMixin.partial_update,
     "destroy": DestroyModelMixin.destroy,
-    **{
-        name: getattr(GenericViewSet, name)
-        for name in (
-            "list_response",
-            "load",
-            "serialize",
-            "reload",
-            "get_object",
-            "check_object_permissions",
-            "perform_create",
-            "perform_update",
-            "get_write_values",
-        )
-    },
 }
 #: What the model's save() runs; an override may write more than one statement.
 _SAVE_METHODS = ("save", "_pre_save", "_post_save")
@@ -108,7 +94,11 @@ _ONE_STATEMENT = {"create": "perform_create", "update": "perform_update"}
 
 def overrides(cls: type[Any], *names: str) -> list[str]:
     """The names among ``names`` whose method ``cls`` defines otherwise than the library."""
-    return [name for name in names if getattr(cls, name, None) is not _DEFAULTS[name]]
+    return [name for name in names if getattr(cls, name, None) is not _library_method(name)]
+
+
+def _library_method(name: str) -> Any:
+    return _ACTIONS[name] if name in _ACTIONS else getattr(GenericViewSet, name)
 
 
 def checks_objects(permission: BasePermission) -> bool:
@@ -146,7 +136,7 @@ def choose_path(cls: type[View], bound: BoundAction, *, lists: bool = False) -> 
     if overridden:
         if lists:
             _plain(name, "its list", overridden)
-        list_queryset = GenericViewSet.list_response
+        list_queryset = _plain_list
     stands_in_for = _STANDS_IN_FOR.get(bound.name)
     overridden = overrides(cls, *stands_in_for) if stands_in_for else []
     if stands_in_for is None or overridden:
@@ -172,6 +162,10 @@ def _plain(name: str, part: str, overridden: Sequence[str]) -> None:
         ", ".join(overridden),
         "is" if len(overridden) == 1 else "are",
     )
+
+
+def _plain_list(view: Any, queryset: QuerySet[Any]) -> Awaitable[Response]:
+    return view.list_response(queryset)  # type: ignore[no-any-return]
 
 
 def _call_method(name: str) -> Handler:

@@ -31,6 +31,7 @@ from fastapi_viewsets import (
     ModelViewSet,
     ReadOnlyModelViewSet,
     RetrieveModelMixin,
+    action,
     viewset,
 )
 from fastapi_viewsets._fastpath import overrides
@@ -425,3 +426,34 @@ async def test_a_cursor_page_is_one_query_on_the_fast_path(client: httpx.AsyncCl
     with capture_queries() as queries:
         await walk(client, "/fast?ordering=-created_at")
     assert not any("COUNT(" in query.upper() for query in queries)
+
+
+# --- an overridden list_response ------------------------------------------------------------------
+
+
+async def test_an_overridden_list_response_answers_the_list_and_the_listing_actions() -> None:
+    router = APIRouter(prefix="/counted")
+
+    @viewset(router, basename="counted")
+    class Counted(ReadOnlyModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyCard
+
+        async def list_response(self, queryset: QuerySet[Company]) -> Any:
+            response = await super().list_response(queryset)
+            response.headers["X-Listed-By"] = "override"
+            return response
+
+        @action(detail=False)
+        async def big(self) -> QuerySet[Company]:
+            return self.get_queryset().filter(size__gte=5)
+
+    async with serve(create_app(router)) as client:
+        await Company.create(name="small", size=1)
+        big = await Company.create(name="big", size=9)
+        listed = await client.get("/counted")
+        bigs = await client.get("/counted/big")
+    assert listed.headers["x-listed-by"] == "override"
+    assert [row["name"] for row in listed.json()] == ["small", "big"]
+    assert bigs.headers["x-listed-by"] == "override"
+    assert [row["id"] for row in bigs.json()] == [big.id]
