@@ -19,7 +19,7 @@ its twin, and is the one place that asks whether a hook is overridden. An overri
 turns the twin off for exactly the actions that call that hook, and the reason is logged at
 DEBUG on the ``fastapi_viewsets`` logger::
 
-    DEBUG CompanyViewSet.retrieve takes the plain path: get_object is overridden
+    DEBUG CompanyViewSet.retrieve reads its object with get_object(): get_object is overridden
 
 A twin still steps aside per request where its shortcut does not hold (a permission that checks
 objects, a signal listener), and where the read schema needs model objects (see
@@ -73,9 +73,6 @@ _ACTIONS: dict[str, Any] = {
     "partial_update": UpdateModelMixin.partial_update,
     "destroy": DestroyModelMixin.destroy,
 }
-#: What the model's save() runs; an override may write more than one statement.
-_SAVE_METHODS = ("save", "_pre_save", "_post_save")
-
 #: The twin answers with rows only when these are the library's.
 _ANSWERS_ROWS = ("load", "serialize", "reload")
 #: The twin reads the object to write (or to show) as a row only when these are the library's.
@@ -86,7 +83,7 @@ _STANDS_IN_FOR = {
     "create": ("create",),
     "retrieve": ("retrieve",),
     "update": ("update",),
-    "partial_update": ("partial_update", "update"),
+    "partial_update": ("partial_update",),
     "destroy": ("destroy",),
 }
 _ONE_STATEMENT = {"create": "perform_create", "update": "perform_update"}
@@ -135,13 +132,13 @@ def choose_path(cls: type[View], bound: BoundAction, *, lists: bool = False) -> 
     overridden = overrides(cls, "list_response", "load", "serialize")
     if overridden:
         if lists:
-            _plain(name, "its list", overridden)
+            _plain(name, "reads its list as model objects", overridden)
         list_queryset = _plain_list
     stands_in_for = _STANDS_IN_FOR.get(bound.name)
     overridden = overrides(cls, *stands_in_for) if stands_in_for else []
     if stands_in_for is None or overridden:
         if overridden:
-            _plain(name, "", overridden)
+            _plain(name, "takes the plain path (the mixin's body)", overridden)
         return ActionPath(_call_method(bound.name), list_queryset)
     twins: dict[str, Handler] = {
         "list": fast.list,
@@ -154,10 +151,11 @@ def choose_path(cls: type[View], bound: BoundAction, *, lists: bool = False) -> 
     return ActionPath(twins[bound.name], list_queryset)
 
 
-def _plain(name: str, part: str, overridden: Sequence[str]) -> None:
-    what = f"{name} ({part})" if part else name
+def _plain(name: str, what: str, overridden: Sequence[str]) -> None:
+    """Log why (part of) an action leaves the fast path: ``name`` ``what``: ``overridden``."""
     logger.debug(
-        "%s takes the plain path: %s %s overridden",
+        "%s %s: %s %s overridden",
+        name,
         what,
         ", ".join(overridden),
         "is" if len(overridden) == 1 else "are",
@@ -185,17 +183,17 @@ class _FastRows:
         self.page_fields = pagination.page_fields(cls) if pagination is not None else ()
         overridden = overrides(cls, *_ANSWERS_ROWS)
         self.answers_rows = not overridden
-        if overridden and bound.name in _STANDS_IN_FOR and bound.name != "destroy":
-            _plain(name, "its response", overridden)
+        if overridden and bound.name in ("retrieve", "create", "update", "partial_update"):
+            _plain(name, "answers from model objects", overridden)
         overridden = overrides(cls, *_FINDS_ROWS)
         self.finds_rows = not overridden
         if overridden and bound.detail and bound.name in _STANDS_IN_FOR:
-            _plain(name, "its object", overridden)
+            _plain(name, "reads its object with get_object()", overridden)
         hook = _ONE_STATEMENT.get(bound.name.replace("partial_", ""))
         overridden = overrides(cls, hook) if hook is not None else []
         self.one_statement = hook is not None and not overridden
         if overridden:
-            _plain(name, "its write", overridden)
+            _plain(name, "writes in a transaction", overridden)
 
     # --- decided on first use: Tortoise's relations are known only after its init ------------
 
@@ -239,9 +237,7 @@ class _FastRows:
         if not self.one_statement:
             return False
         model = self.model
-        if any(getattr(model, m) is not getattr(Model, m) for m in _SAVE_METHODS):
-            return False
-        return not _tortoise.signal_listeners(model)
+        return _tortoise.save_is_default(model) and not _tortoise.signal_listeners(model)
 
     # --- the twins ------------------------------------------------------------------------
 

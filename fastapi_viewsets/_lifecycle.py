@@ -1,7 +1,7 @@
 """The request state's lifecycle, shared by viewset routes and ``RequestStateMiddleware``.
 
 A request's state is opened when the request arrives and closed when its response and
-background tasks are done, in five steps, whoever opens it::
+background tasks are done, the same way whoever opens it::
 
     lifecycle = StateLifecycle(scope, send)   # open the store, put it in the scope, make it the
                                               # current one, add X-Request-ID to what `send` sends

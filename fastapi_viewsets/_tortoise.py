@@ -63,6 +63,7 @@ __all__ = (
     "orderings",
     "q_objects",
     "queryset_is_plain",
+    "save_is_default",
     "signal_listeners",
 )
 
@@ -208,3 +209,12 @@ def await_when_save(obj: Model) -> dict[str, Callable[[], Awaitable[Any]]]:
 def choose_db_for_write(obj: Model) -> BaseDBAsyncClient:
     """The connection ``obj.save()`` would write to if it ran now."""
     return obj._choose_db(True)
+
+
+#: What a model's ``save()`` runs; an override of any of them may write more than one statement.
+_SAVE_METHODS = ("save", "_pre_save", "_post_save")
+
+
+def save_is_default(model: type[Model]) -> bool:
+    """Whether ``model`` saves as Tortoise's ``Model`` does (one statement per save)."""
+    return all(getattr(model, name) is getattr(Model, name) for name in _SAVE_METHODS)

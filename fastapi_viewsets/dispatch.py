@@ -178,8 +178,10 @@ class ActionRunner:
         response = self.finisher.finish(result, sub_response, built=built)
         if isinstance(response, Response):
             return view.finalize_response(response)
-        view.finalize_response(sub_response)  # FastAPI serialises the value and adds these
-        return response
+        # FastAPI serialises the value and puts sub_response's headers and status on it, unless
+        # finalize_response() answers with a response of its own.
+        finalized = view.finalize_response(sub_response)
+        return response if finalized is sub_response else finalized
 
     def endpoint(self, *, inline_view: bool) -> Callable[..., Coroutine[Any, Any, Any]]:
         """The function FastAPI calls; its signature is set by the registration."""

@@ -73,7 +73,14 @@ class RetrieveModelMixin(GenericViewSet[ModelT]):
 class UpdateModelMixin(GenericViewSet[ModelT]):
     """``PUT`` (full replacement) and ``PATCH`` (only the fields sent) of ``{prefix}/{lookup}``."""
 
-    async def update(self, data: BaseModel, *, partial: bool = False) -> Response:
+    async def update(self, data: BaseModel) -> Response:
+        return await self._update(data, partial=False)
+
+    async def partial_update(self, data: BaseModel) -> Response:
+        # Not through update(): an override of update() is for PUT only.
+        return await self._update(data, partial=True)
+
+    async def _update(self, data: BaseModel, *, partial: bool) -> Response:
         values = self.get_write_values(data, partial=partial)
         self.validate_values(values)
         async with self.atomic(values):
@@ -84,9 +91,6 @@ class UpdateModelMixin(GenericViewSet[ModelT]):
         if updated is not None:
             obj = updated
         return self.make_response(await self.reload(obj))
-
-    async def partial_update(self, data: BaseModel) -> Response:
-        return await self.update(data, partial=True)
 
 
 class DestroyModelMixin(GenericViewSet[ModelT]):

@@ -57,8 +57,8 @@ REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode("latin-1")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
-#: The store of the request being served (``RequestStore.activate`` sets it; routes set it
-#: themselves, a call less per request).
+#: The store of the request being served (``_lifecycle.StateLifecycle`` sets it for routes and
+#: the middleware, ``RequestStore.activate`` for ``testing.request_state``).
 current_store: ContextVar[RequestStore | None] = ContextVar(
     "fastapi_viewsets.request_state", default=None
 )

@@ -144,7 +144,8 @@ class APIView:
 
         For a value that FastAPI serialises itself (an ``@action`` whose route asks for
         FastAPI's response options), ``response`` is FastAPI's ``Response`` parameter, whose
-        headers and status code FastAPI puts on what it sends.
+        headers and status code FastAPI puts on what it sends; another response returned
+        instead is sent in place of the value.
         """
         return response
 

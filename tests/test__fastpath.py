@@ -74,7 +74,8 @@ class CompanyWrite(BaseModel):
 
 # --- choose_path's log --------------------------------------------------------------------------
 
-PLAIN = "takes the plain path"
+#: What every line of choose_path's log ends with: the hooks that made (part of) an action plain.
+PLAIN = " overridden"
 
 
 def register(name: str, namespace: dict[str, Any]) -> type[Any]:
@@ -92,7 +93,7 @@ def plain_lines(caplog: pytest.LogCaptureFixture, owner: str) -> list[str]:
         if record.name == "fastapi_viewsets"
         and record.levelno == logging.DEBUG
         and record.getMessage().startswith(f"{owner}.")
-        and PLAIN in record.getMessage()
+        and record.getMessage().endswith(PLAIN)
     ]
 
 
@@ -115,9 +116,10 @@ def test_overriding_get_object_logs_the_detail_actions_plain_path_for_their_obje
         register("OwnObjectViewSet", {"get_object": get_object})
     lines = plain_lines(caplog, "OwnObjectViewSet")
     for name in ("retrieve", "update", "partial_update", "destroy"):
-        assert f"OwnObjectViewSet.{name} (its object) {PLAIN}: get_object is overridden" in lines, (
-            lines
+        line = (
+            f"OwnObjectViewSet.{name} reads its object with get_object(): get_object is overridden"
         )
+        assert line in lines, lines
     # The list and create find no object: get_object is not why they would be plain.
     assert not [
         line
@@ -131,7 +133,9 @@ def test_overriding_load_logs_the_lists_plain_path(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.DEBUG, logger="fastapi_viewsets"):
         register("OwnLoadViewSet", {"load": load})
     lines = plain_lines(caplog, "OwnLoadViewSet")
-    assert f"OwnLoadViewSet.list (its list) {PLAIN}: load is overridden" in lines, lines
+    assert "OwnLoadViewSet.list reads its list as model objects: load is overridden" in lines
+    assert "OwnLoadViewSet.retrieve answers from model objects: load is overridden" in lines
+    assert not [line for line in lines if line.startswith("OwnLoadViewSet.destroy")]
     assert all(line.endswith(": load is overridden") for line in lines)
 
 
@@ -141,7 +145,9 @@ def test_overriding_perform_create_logs_the_creates_write(
     with caplog.at_level(logging.DEBUG, logger="fastapi_viewsets"):
         register("OwnCreateViewSet", {"perform_create": perform_create})
     lines = plain_lines(caplog, "OwnCreateViewSet")
-    assert lines == [f"OwnCreateViewSet.create (its write) {PLAIN}: perform_create is overridden"]
+    assert lines == [
+        "OwnCreateViewSet.create writes in a transaction: perform_create is overridden"
+    ]
 
 
 def test_several_overridden_hooks_are_named_together(caplog: pytest.LogCaptureFixture) -> None:
@@ -155,8 +161,8 @@ def test_several_overridden_hooks_are_named_together(caplog: pytest.LogCaptureFi
         )
     lines = plain_lines(caplog, "BothViewSet")
     assert (
-        f"BothViewSet.retrieve (its object) {PLAIN}: get_object, check_object_permissions "
-        f"are overridden" in lines
+        "BothViewSet.retrieve reads its object with get_object(): get_object, "
+        "check_object_permissions are overridden" in lines
     ), lines
 
 
@@ -164,7 +170,21 @@ def test_a_viewset_overriding_nothing_logs_no_plain_path(caplog: pytest.LogCaptu
     with caplog.at_level(logging.DEBUG, logger="fastapi_viewsets"):
         register("PlainOldViewSet", {"read_schema": CompanyCard})
         register("PaginatedOldViewSet", {"pagination_class": CursorPagination})
-    assert not [r for r in caplog.records if PLAIN in r.getMessage()], caplog.text
+    assert not [r for r in caplog.records if r.getMessage().endswith(PLAIN)], caplog.text
+
+
+def test_overriding_an_action_logs_that_it_runs_the_mixins_body(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def retrieve(self: Any) -> Any:
+        return await super(type(self), self).retrieve()
+
+    with caplog.at_level(logging.DEBUG, logger="fastapi_viewsets"):
+        register("OwnRetrieveViewSet", {"retrieve": retrieve})
+    assert plain_lines(caplog, "OwnRetrieveViewSet") == [
+        "OwnRetrieveViewSet.retrieve takes the plain path (the mixin's body): retrieve is "
+        "overridden"
+    ]
 
 
 # --- overrides ----------------------------------------------------------------------------------

@@ -517,3 +517,30 @@ async def test_a_route_of_ones_own_may_use_the_viewset_route_class() -> None:
     assert response.status_code == 200
     assert response.json() == {"request_id": "mine-1", "action": None}
     assert response.headers["x-request-id"] == "mine-1"
+
+
+async def test_finalize_response_may_replace_a_value_fastapi_serialises() -> None:
+    router = APIRouter(prefix="/replacing")
+
+    @viewset(router, basename="replacing")
+    class ReplacingViewSet(ModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        create_schema = CompanyWrite
+
+        def finalize_response(self, response: Response) -> Response:
+            if self.request.query_params.get("replace"):
+                return JSONResponse({"replaced": True}, status_code=299)
+            return super().finalize_response(response)
+
+        @action(detail=True, response_model_exclude_none=True)
+        async def sparse(self) -> Sparse:
+            company = await self.get_object()
+            return Sparse(name=company.name, description=company.description)
+
+    async with serve(create_app(router)) as client:
+        acme = await Company.create(name="acme", size=10)
+        kept = await client.get(f"/replacing/{acme.id}/sparse")
+        replaced = await client.get(f"/replacing/{acme.id}/sparse", params={"replace": "1"})
+    assert (kept.status_code, kept.json()) == (200, {"name": "acme"})
+    assert (replaced.status_code, replaced.json()) == (299, {"replaced": True})

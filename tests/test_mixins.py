@@ -649,3 +649,26 @@ async def test_get_write_values_may_map_fields_that_are_not_columns() -> None:
         admin = await client.post("/users", json={"username": "bob", "admin_code": "letmein"})
     assert plain.status_code == 201, plain.text
     assert (plain.json()["is_admin"], admin.json()["is_admin"]) == (False, True)
+
+
+async def test_an_update_override_serves_put_and_not_patch() -> None:
+    router = APIRouter(prefix="/put-only")
+    calls: list[str] = []
+
+    @viewset(router, basename="put-only")
+    class PutOnly(ModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        create_schema = CompanyWrite
+
+        async def update(self, data: BaseModel) -> Any:  # no `partial`: PATCH never comes here
+            calls.append(self.action)
+            return await super().update(data)
+
+    async with serve(create_app(router)) as client:
+        company = await Company.create(name="acme", size=1)
+        put = await client.put(f"/put-only/{company.id}", json={"name": "bolt", "size": 2})
+        patch = await client.patch(f"/put-only/{company.id}", json={"size": 3})
+    assert (put.status_code, put.json()["name"]) == (200, "bolt")
+    assert (patch.status_code, patch.json()["size"]) == (200, 3)
+    assert calls == ["update"]

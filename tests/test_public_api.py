@@ -153,3 +153,20 @@ def test_the_development_page_lists_every_module() -> None:
     layout = page.split("## Layout", 1)[1].split("## Architecture", 1)[0]
     listed = set(re.findall(r"^ {4}(\w+)\.py\b", layout, re.MULTILINE))
     assert listed == set(MODULES)
+
+
+def test_imports_go_down_the_layers_of_the_development_page() -> None:
+    page = (PACKAGE.parent / "docs" / "development.md").read_text()
+    table = page.split("## Architecture", 1)[1].split("### One request", 1)[0]
+    layers: dict[str, int] = {}
+    for depth, row in enumerate(re.findall(r"^\| [a-z ]+ \| (`.*?) \|", table, re.MULTILINE)):
+        for module in re.findall(r"`(\w+)`", row):
+            layers[module] = depth
+    assert set(layers) == set(MODULES) - {"__init__"}
+    upward = [
+        f"{module} -> {target}"
+        for module in layers
+        for target in _imports(module)
+        if layers[target] < layers[module]
+    ]
+    assert upward == []
