@@ -8,7 +8,7 @@ of it runs per request. A request then takes this path::
       FastAPI                  the app's, router's and action's dependencies, then
         ActionRunner.open_view   a new viewset instance, then view.initial() (permissions)
       FastAPI                  path, query and body parameters are validated (422)
-        ActionRunner.run         the handler (the action's method, or its fast twin), then
+        ActionRunner.endpoint    the handler (the action's method, or its fast twin), then
                                  view.finalize_response()
     close the state            after the response and its background tasks
 
@@ -142,8 +142,8 @@ class ActionRunner:
         view = self.cls()
         view.request = request
         view.action = self.bound.name
-        # The raw path values, as DRF gives them to initial(); run() puts the parsed lookup in
-        # place before the action runs.
+        # The raw path values, as DRF gives them to initial(); take_parameters() puts the parsed
+        # lookup in place before the action runs.
         view.kwargs = dict(request.path_params)
         view.query_params = {}
         view.bound = self.bound
@@ -153,15 +153,37 @@ class ActionRunner:
 
     async def open_view(self, request: Request) -> GenericViewSet[Any]:
         """The view of a request, its ``initial()`` done: the dependency that gives endpoints
-        their view (or called by the endpoint itself, when it has nothing to validate)."""
+        their view (an endpoint with nothing to validate does the same itself)."""
         view = self.make_view(request)
         await view.initial()
         return view
 
     # --- the action -------------------------------------------------------------------------
 
-    async def run(self, view: GenericViewSet[Any], kwargs: dict[str, Any]) -> Any:
-        """The action with the endpoint's parameters, then ``finalize_response()``."""
+    def endpoint(self, *, inline_view: bool) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """The function FastAPI calls with the parsed parameters (the registration sets its
+        signature): the view, the action, the response."""
+        runner = self
+
+        async def endpoint(**kwargs: Any) -> Any:
+            if inline_view:
+                view = runner.make_view(kwargs.pop(REQUEST_PARAM))
+                await view.initial()
+            else:
+                view = kwargs.pop(VIEW_PARAM)  # open_view() ran as a dependency
+            sub_response = runner.take_parameters(view, kwargs)
+            result = await runner.handler(view, kwargs)
+            if runner.lists and isinstance(result, QuerySet):
+                listed = await runner.list_queryset(view, result)
+                return runner.respond(view, listed, sub_response, built=True)
+            return runner.respond(view, result, sub_response)
+
+        setattr(endpoint, RUNNER_ATTR, self)
+        return endpoint
+
+    def take_parameters(self, view: GenericViewSet[Any], kwargs: dict[str, Any]) -> Response:
+        """Move the lookup and the list's parameters from ``kwargs`` to the view, leaving the
+        action's own; return FastAPI's ``Response`` parameter."""
         if self.own_response:
             sub_response: Response = kwargs[self.response_name]
         else:
@@ -170,11 +192,12 @@ class ActionRunner:
             view.kwargs[self.lookup] = kwargs.pop(self.lookup)
         if self.query_names:
             view.query_params = {name: kwargs.pop(name) for name in self.query_names}
-        result = await self.handler(view, kwargs)
-        built = False
-        if self.lists and isinstance(result, QuerySet):
-            result = await self.list_queryset(view, result)
-            built = True
+        return sub_response
+
+    def respond(
+        self, view: GenericViewSet[Any], result: Any, sub_response: Response, *, built: bool = False
+    ) -> Any:
+        """What the action returned as a response, then ``finalize_response()``."""
         response = self.finisher.finish(result, sub_response, built=built)
         if isinstance(response, Response):
             return view.finalize_response(response)
@@ -182,23 +205,6 @@ class ActionRunner:
         # finalize_response() answers with a response of its own.
         finalized = view.finalize_response(sub_response)
         return response if finalized is sub_response else finalized
-
-    def endpoint(self, *, inline_view: bool) -> Callable[..., Coroutine[Any, Any, Any]]:
-        """The function FastAPI calls; its signature is set by the registration."""
-        run, open_view = self.run, self.open_view
-
-        if inline_view:
-
-            async def endpoint(**kwargs: Any) -> Any:
-                return await run(await open_view(kwargs.pop(REQUEST_PARAM)), kwargs)
-
-        else:
-
-            async def endpoint(**kwargs: Any) -> Any:
-                return await run(kwargs.pop(VIEW_PARAM), kwargs)
-
-        setattr(endpoint, RUNNER_ATTR, self)
-        return endpoint
 
     def configure(self, route: APIRoute) -> None:
         """Read what FastAPI made of the route (its response model), once it is added."""

@@ -28,6 +28,7 @@ querysets, objects and writes.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -166,7 +167,8 @@ class APIView:
         """Ask ``has_permission`` of each permission; refuse with :meth:`permission_denied`."""
         self._permissions = list(self.get_permissions())
         for permission in self._permissions:
-            if not await resolve(permission.has_permission(self.request, self)):
+            allowed = permission.has_permission(self.request, self)
+            if not (await allowed if inspect.isawaitable(allowed) else allowed):
                 self.permission_denied(permission)
 
     async def check_object_permissions(self, obj: Any) -> None:
