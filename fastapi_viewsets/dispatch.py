@@ -157,14 +157,14 @@ class ActionRunner:
         """The view of a request, its ``initial()`` done: the dependency that gives endpoints
         their view (an endpoint with nothing to validate does the same itself)."""
         view = self.make_view(request)
-        await self.initial(view)
+        if self.needs_initial(view):
+            await view.initial()
         return view
 
-    async def initial(self, view: GenericViewSet[Any]) -> None:
-        """``view.initial()``, unless the action's permissions are all ``AllowAny`` and the
-        viewset keeps the library's permission step (which would then refuse nothing)."""
-        if self.bound.permissions_of(view) is not self.anyone:
-            await view.initial()
+    def needs_initial(self, view: GenericViewSet[Any]) -> bool:
+        """Whether ``view.initial()`` can do anything: not when the action's permissions are
+        all ``AllowAny`` and the viewset keeps the library's permission step."""
+        return self.bound.permissions_of(view) is not self.anyone
 
     # --- the action -------------------------------------------------------------------------
 
@@ -176,7 +176,8 @@ class ActionRunner:
         async def endpoint(**kwargs: Any) -> Any:
             if inline_view:
                 view = runner.make_view(kwargs.pop(REQUEST_PARAM))
-                await runner.initial(view)
+                if runner.needs_initial(view):
+                    await view.initial()
             else:
                 view = kwargs.pop(VIEW_PARAM)  # open_view() ran as a dependency
             sub_response = runner.take_parameters(view, kwargs)
