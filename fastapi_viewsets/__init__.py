@@ -24,7 +24,9 @@ from .exceptions import (
     NotFound,
     ParseError,
     PermissionDenied,
+    ServiceUnavailable,
     StateNotAvailable,
+    Throttled,
 )
 from .generics import GenericViewSet
 from .log import RequestIdLogFilter
@@ -46,6 +48,14 @@ from .permissions import (
 )
 from .routing import ViewSetRoute, viewset
 from .state import BaseStateManager
+from .store import configure_store, get_store
+from .throttling import (
+    AnonRateThrottle,
+    BaseThrottle,
+    ScopedRateThrottle,
+    SimpleRateThrottle,
+    UserRateThrottle,
+)
 from .viewsets import ModelViewSet, ReadOnlyModelViewSet
 
 __version__ = "0.1.0"
@@ -53,8 +63,10 @@ __version__ = "0.1.0"
 __all__ = [
     "APIException",
     "AllowAny",
+    "AnonRateThrottle",
     "BasePermission",
     "BaseStateManager",
+    "BaseThrottle",
     "Conflict",
     "CreateModelMixin",
     "DenyAll",
@@ -75,10 +87,17 @@ __all__ = [
     "RequestIdLogFilter",
     "RequestStateMiddleware",
     "RetrieveModelMixin",
+    "ScopedRateThrottle",
+    "ServiceUnavailable",
+    "SimpleRateThrottle",
     "StateNotAvailable",
+    "Throttled",
     "UpdateModelMixin",
+    "UserRateThrottle",
     "ViewSetRoute",
     "__version__",
     "action",
+    "configure_store",
+    "get_store",
     "viewset",
 ]

@@ -25,7 +25,8 @@ _HEADER = REQUEST_ID_HEADER.encode("latin-1")
 
 
 def send_with_request_id(send: Send, store: RequestStore) -> Send:
-    """``send``, adding ``X-Request-ID`` to the response's headers (replacing one the app set)."""
+    """``send``, adding ``X-Request-ID`` to the response's headers (replacing one the app set),
+    and the store's ``response_headers``."""
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -37,6 +38,8 @@ def send_with_request_id(send: Send, store: RequestStore) -> Send:
             # As Starlette's own middleware do, the message is changed where it is (its list
             # of headers may be a Response's own, so it is copied).
             message["headers"] = [*headers, (_HEADER, store.request_id.encode("latin-1"))]
+            if store.response_headers:
+                message["headers"].extend(store.response_headers)
         await send(message)
 
     return wrapped

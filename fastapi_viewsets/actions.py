@@ -19,7 +19,8 @@ query parameters, body models, ``Depends(...)``, ``BackgroundTasks`` and ``Reque
 ``url_path`` defaults to the method name with ``_`` as ``-``; ``url_name`` (the route name's
 suffix: ``company-stats``) defaults to the method name. Other keyword arguments go to FastAPI's
 ``add_api_route`` (``summary``, ``responses``, ``dependencies``, ``tags``...).
-``permission_classes`` replaces the viewset's for this action only.
+``permission_classes`` and ``throttle_classes`` replace the viewset's for this action only;
+``throttle_scope`` names its scope for ``ScopedRateThrottle``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .permissions import PermissionLike
+from .throttling import ThrottleLike
 
 __all__ = ("ActionSpec", "action")
 
@@ -57,6 +59,8 @@ class ActionSpec:
     response_model: Any = NOT_GIVEN
     status_code: int | None = None
     permission_classes: Sequence[PermissionLike] | None = None
+    throttle_classes: Sequence[ThrottleLike] | None = None
+    throttle_scope: str | None = None
     route_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,6 +72,8 @@ def action(
     response_model: Any = NOT_GIVEN,
     status_code: int | None = None,
     permission_classes: Sequence[PermissionLike] | None = None,
+    throttle_classes: Sequence[ThrottleLike] | None = None,
+    throttle_scope: str | None = None,
     **route_kwargs: Any,
 ) -> Callable[[F], F]:
     """Mark a viewset method as a custom route; it is registered with the viewset."""
@@ -82,6 +88,8 @@ def action(
             response_model=response_model,
             status_code=status_code,
             permission_classes=permission_classes,
+            throttle_classes=throttle_classes,
+            throttle_scope=throttle_scope,
             route_kwargs=dict(route_kwargs),
         )
         setattr(func, ACTION_ATTR, spec)

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 from tortoise.queryset import QuerySet
 
-from ._fastpath import ActionPath, skips_permissions
+from ._fastpath import ActionPath, skips_initial
 from ._lifecycle import StateLifecycle
 from .generics import STANDARD_ACTIONS, GenericViewSet
 from .state import SCOPE_KEY
@@ -134,8 +134,8 @@ class ActionRunner:
         #: Whether a queryset the action returns is answered as a list.
         self.lists = lists
         self.finisher = _Finisher(standard=bound.name in STANDARD_ACTIONS)
-        #: The permission classes that need no initial() (all AllowAny; see skips_permissions).
-        self.anyone = skips_permissions(cls, bound)
+        #: The permission and throttle classes that need no initial() (see skips_initial).
+        self.anyone, self.unthrottled = skips_initial(cls, bound)
 
     # --- the view ---------------------------------------------------------------------------
 
@@ -163,8 +163,12 @@ class ActionRunner:
 
     def needs_initial(self, view: GenericViewSet[Any]) -> bool:
         """Whether ``view.initial()`` can do anything: not when the action's permissions are
-        all ``AllowAny`` and the viewset keeps the library's permission step."""
-        return self.bound.permissions_of(view) is not self.anyone
+        all ``AllowAny``, nothing throttles it and the viewset keeps the library's steps."""
+        bound = self.bound
+        return (
+            bound.permissions_of(view) is not self.anyone
+            or bound.throttles_of(view) is not self.unthrottled
+        )
 
     # --- the action -------------------------------------------------------------------------
 

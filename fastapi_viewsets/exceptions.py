@@ -22,6 +22,7 @@ raised when a viewset class is registered, never while serving a request.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -38,7 +39,9 @@ __all__ = (
     "NotFound",
     "ParseError",
     "PermissionDenied",
+    "ServiceUnavailable",
     "StateNotAvailable",
+    "Throttled",
     "ValidationErrorResponse",
 )
 
@@ -118,6 +121,40 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
     default_code = "conflict"
+
+
+class Throttled(APIException):
+    """429: a throttle refused the request; ``Retry-After`` says when to retry."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Request was throttled."
+    default_code = "throttled"
+
+    def __init__(
+        self,
+        wait: float | None = None,
+        detail: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        #: Whole seconds until a retry may pass (at least 1), when known.
+        self.wait = max(1, math.ceil(wait)) if wait is not None else None
+        if detail is None:
+            detail = self.default_detail
+            if self.wait is not None:
+                unit = "second" if self.wait == 1 else "seconds"
+                detail = f"{detail} Expected available in {self.wait} {unit}."
+        if self.wait is not None:
+            headers = {"Retry-After": str(self.wait), **(headers or {})}
+        super().__init__(detail, code, headers)
+
+
+class ServiceUnavailable(APIException):
+    """503: something the request needs (the store of its throttles) cannot be reached."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Service temporarily unavailable, try again later."
+    default_code = "service_unavailable"
 
 
 class ErrorResponse(BaseModel):

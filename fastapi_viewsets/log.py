@@ -16,19 +16,10 @@ Outside a request both attributes are ``"-"``.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from .state import RequestStore
+from .state import RequestStore, user_id
 
 __all__ = ("RequestIdLogFilter",)
-
-
-def _user_id(user: Any) -> Any:
-    if user is None:
-        return "-"
-    if isinstance(user, dict):
-        return user.get("id", "-")
-    return getattr(user, "id", getattr(user, "pk", "-"))
 
 
 class RequestIdLogFilter(logging.Filter):
@@ -37,5 +28,5 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         store = RequestStore.current()
         record.request_id = store.request_id if store is not None else "-"
-        record.user_id = _user_id(store.user) if store is not None else "-"
+        record.user_id = user_id(store.user) if store is not None else "-"
         return True

@@ -8,6 +8,9 @@ documented answers, so that the schema shows what the action can really answer::
     GET /companies           200 Paginated[CompanyRead], 400 (a bad ordering or cursor),
                              404 (page numbers past the last page)
 
+A throttled action documents its 429 (``Retry-After``) and the ``RateLimit`` headers on every
+answer; a 503 too when a throttle refuses requests while its store is down.
+
 Every error answer documents the library's one error shape, ``{"detail": "..."}``.
 """
 
@@ -15,11 +18,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .exceptions import ErrorResponse
+from .exceptions import ErrorResponse, ImproperlyConfigured
 from .permissions import AllowAny
+from .throttling import BaseThrottle, SimpleRateThrottle
 from .views import BoundAction
 
-__all__ = ("list_response_model", "listing_responses", "may_refuse", "summary")
+__all__ = (
+    "list_response_model",
+    "listing_responses",
+    "may_refuse",
+    "summary",
+    "throttle_responses",
+    "throttles",
+)
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -49,21 +60,95 @@ def list_response_model(bound: BoundAction) -> Any:
     return list[bound.read_schema]  # type: ignore[name-defined]
 
 
+def _probe(cls: Any, bound: BoundAction) -> Any:
+    """A bare instance of ``cls`` that knows only its action, to ask its ``get_*()`` hooks."""
+    probe = cls.__new__(cls)
+    probe.action = bound.name
+    probe.bound = bound
+    probe.kwargs = {}
+    return probe
+
+
 def may_refuse(cls: Any, bound: BoundAction) -> bool:
     """Whether the action's permissions can refuse, to document its 401 and 403.
 
     ``get_permissions()`` is asked on a bare instance that knows only its action; when it
     needs more (the user, the request), the action is taken to be one that can refuse.
     """
-    probe = cls.__new__(cls)
-    probe.action = bound.name
-    probe.bound = bound
-    probe.kwargs = {}
+    probe = _probe(cls, bound)
     try:
         permissions = list(probe.get_permissions())
     except Exception:
         return True
     return not all(type(p) is AllowAny for p in permissions)
+
+
+def throttles(cls: Any, bound: BoundAction) -> list[BaseThrottle] | None:
+    """The action's throttles, checked (:class:`ImproperlyConfigured` names the mistake);
+    ``None`` when ``get_throttles()`` needs more than the action to answer."""
+    probe = _probe(cls, bound)
+    where = f"{bound.owner}.{bound.name}"
+    try:
+        found = list(probe.get_throttles())
+    except ImproperlyConfigured as exc:
+        raise ImproperlyConfigured(f"{where}: {exc}") from None
+    except Exception:
+        return None
+    for throttle in found:
+        if not isinstance(throttle, BaseThrottle):
+            raise ImproperlyConfigured(
+                f"{where}: {throttle!r} is not a throttle. List BaseThrottle subclasses (or "
+                f"instances) in throttle_classes."
+            )
+        try:
+            throttle.check(probe)
+        except ImproperlyConfigured as exc:
+            raise ImproperlyConfigured(f"{where}: {exc}") from None
+    return found
+
+
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "description": 'The quota of each throttle: `"user";q=100;w=3600` (limit, window in '
+        "seconds), draft-ietf-httpapi-ratelimit-headers.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of each quota: `"user";r=99;t=3600` (requests remaining, '
+        "seconds until a request is sure to pass).",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def throttle_responses(found: list[BaseThrottle] | None, status_code: int) -> Responses:
+    """The answers a throttled action adds: the RateLimit headers on its success answer, 429
+    (and 503 when a throttle refuses while its store is down)."""
+    if found is not None and not found:
+        return {}
+    responses: Responses = {
+        status_code: {"headers": _RATE_LIMIT_HEADERS},
+        429: {
+            "model": ErrorResponse,
+            "description": "Too many requests: a throttle refused the request",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying.",
+                    "schema": {"type": "integer"},
+                },
+                **_RATE_LIMIT_HEADERS,
+            },
+        },
+    }
+    if found is not None and any(
+        isinstance(t, SimpleRateThrottle) and t.on_store_error == "refuse" for t in found
+    ):
+        responses[503] = {
+            "model": ErrorResponse,
+            "description": "The throttles' store cannot be reached",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+        }
+    return responses
 
 
 def summary(action: str, basename: str) -> str:

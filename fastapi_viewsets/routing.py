@@ -200,6 +200,7 @@ class _Registration:
         write_schema: type[BaseModel] | None = None,
         permission_classes: Any = None,
         lists: bool = False,
+        spec: ActionSpec | None = None,
     ) -> BoundAction:
         read_schema = self.cls.get_schema_class(name)
         if read_schema is None:
@@ -214,6 +215,8 @@ class _Registration:
             read_schema=read_schema,
             write_schema=write_schema,
             permission_classes=permission_classes,
+            throttle_classes=spec.throttle_classes if spec is not None else None,
+            throttle_scope=spec.throttle_scope if spec is not None else None,
             listing=self.listing if lists else None,
             pagination_class=self.pagination_class if lists else None,
         )
@@ -325,6 +328,9 @@ class _Registration:
         if name in ("create", "update", "partial_update", "destroy"):
             responses.update(openapi.CONFLICT)
         responses.update(openapi.listing_responses(bound))
+        responses.update(
+            openapi.throttle_responses(openapi.throttles(self.cls, bound), status_code)
+        )
         response_model: Any = None
         if name == "list":
             response_model = openapi.list_response_model(bound)
@@ -350,7 +356,7 @@ class _Registration:
         params, return_annotation = _action_parameters(self.owner, name, func, lookup)
         lists = not spec.detail and _is_queryset(return_annotation)
         bound = self._bound(
-            name, spec.detail, permission_classes=spec.permission_classes, lists=lists
+            name, spec.detail, permission_classes=spec.permission_classes, lists=lists, spec=spec
         )
         if lists:
             return_annotation = inspect.Signature.empty
@@ -360,8 +366,11 @@ class _Registration:
         responses = dict(openapi.NOT_FOUND) if spec.detail else {}
         if openapi.may_refuse(self.cls, bound):
             responses.update(openapi.REFUSED)
-        responses.update(spec.route_kwargs.pop("responses", None) or {})
+        responses.update(
+            openapi.throttle_responses(openapi.throttles(self.cls, bound), spec.status_code or 200)
+        )
         kwargs = dict(spec.route_kwargs)
+        responses.update(kwargs.pop("responses", None) or {})
         if spec.response_model is not NOT_GIVEN:
             kwargs["response_model"] = spec.response_model
         elif lists:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope
     from typing_extensions import Self
 
-__all__ = ("BaseStateManager", "RequestStore", "new_request_id")
+__all__ = ("BaseStateManager", "RequestStore", "new_request_id", "user_id")
 
 UserT = TypeVar("UserT")
 
@@ -103,6 +103,16 @@ def new_request_id(incoming: str | None = None) -> str:
     return _uuid4()
 
 
+def user_id(user: Any) -> Any:
+    """A user's ``id`` (an attribute or a mapping key), else its ``pk``; ``"-"`` when it has
+    neither or is ``None``."""
+    if user is None:
+        return "-"
+    if isinstance(user, dict):
+        return user.get("id", "-")
+    return getattr(user, "id", getattr(user, "pk", "-"))
+
+
 def _state_of(scope: Scope | None) -> dict[str, Any]:
     # Starlette keeps request.state in scope["state"]; sharing that dict is the bridge.
     if scope is None:
@@ -116,7 +126,17 @@ def _state_of(scope: Scope | None) -> dict[str, Any]:
 class RequestStore:
     """What one request's state holds. Users reach it through :class:`BaseStateManager`."""
 
-    __slots__ = ("_request", "action", "data", "receive", "request_id", "scope", "user", "views")
+    __slots__ = (
+        "_request",
+        "action",
+        "data",
+        "receive",
+        "request_id",
+        "response_headers",
+        "scope",
+        "user",
+        "views",
+    )
 
     def __init__(
         self,
@@ -136,6 +156,16 @@ class RequestStore:
         self.data = _state_of(scope) if data is None else data
         self.views: dict[type[BaseStateManager[Any]], BaseStateManager[Any]] = {}
         self._request: Request | None = None
+        #: Headers added to whatever this request answers, errors included (the throttles'
+        #: RateLimit headers); the lifecycle's ``send`` adds them.
+        self.response_headers: list[tuple[bytes, bytes]] | None = None
+
+    def add_response_headers(self, headers: Iterable[tuple[str, str]]) -> None:
+        """Add ``headers`` to whatever this request answers, errors included."""
+        found = self.response_headers
+        if found is None:
+            found = self.response_headers = []
+        found.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers)
 
     @classmethod
     def from_scope(cls, scope: Scope, receive: Receive | None = None) -> RequestStore:

@@ -3,7 +3,8 @@
 A request to a viewset route goes through the same named steps, each a method you may override
 (``fastapi_viewsets.dispatch`` calls them)::
 
-    initial()               before the body is validated: check_permissions() (401 / 403)
+    initial()               before the body is validated: check_permissions() (401 / 403),
+                            then check_throttles() (429)
     <the action>            list, retrieve, ... or an @action method, on a new instance
     finalize_response(r)    the last word on the response (headers, status)
 
@@ -28,6 +29,7 @@ querysets, objects and writes.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,12 +38,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, TypeAdapter
 from tortoise.models import Model
 
-from .exceptions import NotAuthenticated, PermissionDenied
+from .exceptions import NotAuthenticated, PermissionDenied, Throttled
 from .filters import Listing
 from .pagination import BasePagination
 from .permissions import AllowAny, BasePermission, PermissionLike, refusing_operand, resolve
 from .schemas import LoadPlan, check_read_schema
 from .state import BaseStateManager, RequestStore
+from .throttling import BaseThrottle, ThrottleLike, instantiate, rate_limit_headers
 
 if TYPE_CHECKING:
     from fastapi.responses import Response
@@ -62,6 +65,9 @@ class BoundAction:
     basename: str = ""
     write_schema: type[BaseModel] | None = None
     permission_classes: Sequence[PermissionLike] | None = None
+    throttle_classes: Sequence[ThrottleLike] | None = None
+    #: The ``throttle_scope`` an ``@action`` names (``ScopedRateThrottle``).
+    throttle_scope: str | None = None
     #: Filters, search and ordering, for actions that list.
     listing: Listing | None = None
     pagination_class: type[BasePagination] | None = None
@@ -85,6 +91,12 @@ class BoundAction:
             return self.permission_classes
         return viewset.permission_classes  # type: ignore[no-any-return]
 
+    def throttles_of(self, viewset: Any) -> Sequence[ThrottleLike]:
+        """The action's own throttle classes, else those of ``viewset``."""
+        if self.throttle_classes is not None:
+            return self.throttle_classes
+        return viewset.throttle_classes  # type: ignore[no-any-return]
+
 
 def authenticate_challenges(app: Any) -> list[str]:
     """The challenges of the HTTP and OAuth2 security schemes in ``app``'s OpenAPI."""
@@ -106,6 +118,10 @@ class APIView:
 
     #: Permissions checked for every action, unless an ``@action`` names its own.
     permission_classes: ClassVar[Sequence[PermissionLike]] = (AllowAny,)
+    #: Throttles counted for every action, unless an ``@action`` names its own.
+    throttle_classes: ClassVar[Sequence[ThrottleLike]] = ()
+    #: The scope of ``ScopedRateThrottle`` for this viewset's actions.
+    throttle_scope: ClassVar[str | None] = None
     #: The class ``self.state`` is an instance of; a view over the request's one state.
     state_class: ClassVar[type[BaseStateManager[Any]]] = BaseStateManager
 
@@ -136,8 +152,10 @@ class APIView:
     # --- the steps of a request -----------------------------------------------------------
 
     async def initial(self) -> None:
-        """Runs before the body is validated and the action is called: checks permissions."""
+        """Runs before the body is validated and the action is called: checks permissions,
+        then throttles."""
         await self.check_permissions()
+        await self.check_throttles()
 
     def finalize_response(self, response: Response) -> Response:
         """The response the action answered, before it is sent; return it (or another).
@@ -184,6 +202,40 @@ class APIView:
             raise NotAuthenticated(headers=self.authenticate_headers())
         refusing = refusing_operand(permission, self)
         raise PermissionDenied(refusing.message, code=refusing.code)
+
+    # --- throttles --------------------------------------------------------------------------
+
+    def get_throttles(self) -> Sequence[BaseThrottle]:
+        """Instances of the throttles for this request; may branch on ``self.action``."""
+        return instantiate(self.bound.throttles_of(self))
+
+    async def check_throttles(self) -> None:
+        """Count the request with each throttle; refuse with :meth:`throttled` when one refuses.
+
+        As in DRF every throttle is asked, so a request one throttle refuses still counts for
+        the others. Their ``RateLimit`` headers go on the answer, whatever it is.
+        """
+        throttles = self.get_throttles()
+        if not throttles:
+            return
+        waits: list[float | None] = []
+        for throttle in throttles:
+            allowed = throttle.allow_request(self.request, self)
+            if allowed is not True and allowed is not False:
+                allowed = await resolve(allowed)
+            if not allowed:
+                wait = throttle.wait()
+                waits.append(await wait if inspect.isawaitable(wait) else wait)
+        quotas = [q for q in (t.quota() for t in throttles) if q is not None]
+        if quotas and self._store is not None:
+            self._store.add_response_headers(rate_limit_headers(quotas))
+        if waits:
+            known = [w for w in waits if w is not None]
+            self.throttled(max(known) if known else None)
+
+    def throttled(self, wait: float | None) -> None:
+        """Raise 429 with ``Retry-After``: ``wait`` seconds, rounded up (at least 1)."""
+        raise Throttled(wait)
 
     def authenticate_headers(self) -> dict[str, str] | None:
         """``WWW-Authenticate`` for a 401, from the security schemes the app declares."""

@@ -1,0 +1,188 @@
+"""The store: where counts shared by requests live, named by a URL.
+
+Throttles keep their counts here (and so will idempotency keys). One process needs nothing set
+up; several processes, or several hosts, share a Redis::
+
+    memory://                           this process only (the default)
+    redis://127.0.0.1:6379/0            every process that names the same Redis database
+    rediss://user:password@host:6380/0  Redis over TLS
+    unix:///run/redis.sock?db=0         Redis on a Unix socket
+
+The code names it, or else the environment variable ``FASTAPI_VIEWSETS_STORE`` does::
+
+    from fastapi_viewsets import configure_store
+
+    configure_store("redis://127.0.0.1:6379/0")    # at import time, before the first request
+
+    FASTAPI_VIEWSETS_STORE=redis://127.0.0.1:6379/0 uvicorn app:app --workers 4
+
+Keys are prefixed (``fastapi_viewsets`` unless ``prefix=`` or ``?prefix=`` says otherwise), so
+apps may share one Redis. A Redis that cannot be reached fails fast: the connection gives up
+after ``socket_connect_timeout`` (0.25 s unless the URL says otherwise) and a command after
+``socket_timeout`` (0.5 s), with one retry on a broken connection; each throttle then follows
+its ``on_store_error`` policy.
+
+The counting itself is the ``limits`` library's: each decision is one atomic operation in the
+store (a Lua script in Redis), so a limit holds across any number of workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+    RateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
+
+from .exceptions import ImproperlyConfigured
+
+__all__ = (
+    "ENVIRONMENT_VARIABLE",
+    "STRATEGIES",
+    "Store",
+    "Strategy",
+    "configure_store",
+    "get_store",
+)
+
+#: The environment variable that names the store when the code does not.
+ENVIRONMENT_VARIABLE = "FASTAPI_VIEWSETS_STORE"
+DEFAULT_URL = "memory://"
+DEFAULT_PREFIX = "fastapi_viewsets"
+
+#: The ``limits`` strategies a throttle may count with (see docs/throttling.md).
+Strategy = Literal["moving-window", "sliding-window-counter", "fixed-window"]
+
+STRATEGIES: dict[str, type[RateLimiter]] = {
+    "moving-window": MovingWindowRateLimiter,
+    "sliding-window-counter": SlidingWindowCounterRateLimiter,
+    "fixed-window": FixedWindowRateLimiter,
+}
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+# Fail fast when Redis is down or unreachable: a throttle's policy answers instead.
+_REDIS_DEFAULTS = {"socket_connect_timeout": "0.25", "socket_timeout": "0.5"}
+
+
+class _Counts:
+    """A ``limits`` storage and its rate limiters, one per strategy."""
+
+    __slots__ = ("limiters", "storage")
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.limiters: dict[str, RateLimiter] = {}
+
+
+class Store:
+    """A store named by ``url``: the rate limiters of its throttles, made on first use."""
+
+    def __init__(self, url: str, *, prefix: str | None = None) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        query = dict(parse_qsl(parts.query))
+        self.prefix = prefix or query.pop("prefix", None) or DEFAULT_PREFIX
+        if scheme == "memory":
+            self.url = "memory://"
+            self.shared = False
+        elif scheme in _REDIS_SCHEMES:
+            try:
+                import redis  # noqa: F401
+            except ImportError:
+                raise ImproperlyConfigured(
+                    f"The store {url!r} needs the Redis client: pip install "
+                    f"'fastapi-viewsets[redis]'."
+                ) from None
+            self.url = urlunsplit(parts._replace(query=urlencode(query)))
+            self.shared = True
+            self._options = {**_REDIS_DEFAULTS, **query}
+        else:
+            raise ImproperlyConfigured(
+                f"The store {url!r} is not a URL fastapi_viewsets knows. Use 'memory://' (one "
+                f"process) or 'redis://host:port/db' (many processes), in configure_store() or "
+                f"{ENVIRONMENT_VARIABLE}."
+            )
+        self._memory: _Counts | None = None
+        # A Redis client's connections belong to the event loop that opened them, so each
+        # loop gets its own (a server has one; tests and TestClient may have many).
+        self._redis: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Counts] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"Store({self._safe_url()!r})"
+
+    def _safe_url(self) -> str:
+        parts = urlsplit(self.url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+        return self.url
+
+    def _counts(self) -> _Counts:
+        if not self.shared:
+            if self._memory is None:
+                self._memory = _Counts(MemoryStorage(wrap_exceptions=True))
+            return self._memory
+        loop = asyncio.get_running_loop()
+        counts = self._redis.get(loop)
+        if counts is None:
+            counts = self._redis[loop] = _Counts(self._redis_storage())
+        return counts
+
+    def storage(self) -> Storage:
+        """The ``limits`` storage of this store, for the running event loop."""
+        return self._counts().storage
+
+    def _redis_storage(self) -> Storage:
+        from limits.aio.storage import RedisStorage
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        parts = urlsplit(self.url)
+        query = urlencode(self._options)
+        url = urlunsplit(parts._replace(query=query))
+        return RedisStorage(
+            f"async+{url}",
+            implementation="redispy",
+            wrap_exceptions=True,
+            key_prefix=self.prefix,
+            # One retry, at once: a pooled connection that Redis closed is replaced, and a
+            # Redis that is down is reported without waiting.
+            retry=Retry(NoBackoff(), 1),  # type: ignore[arg-type]
+        )
+
+    def limiter(self, strategy: Strategy) -> RateLimiter:
+        """The rate limiter counting with ``strategy`` in this store (for this event loop)."""
+        counts = self._counts()
+        limiter = counts.limiters.get(strategy)
+        if limiter is None:
+            limiter = counts.limiters[strategy] = STRATEGIES[strategy](counts.storage)
+        return limiter
+
+    async def clear(self) -> None:
+        """Forget every count of this store (in Redis, the keys under its prefix): for tests."""
+        await self.storage().reset()
+
+
+_store: Store | None = None
+
+
+def configure_store(url: str | None = None, *, prefix: str | None = None) -> Store:
+    """Name the store that throttles count in; ``None`` reads ``FASTAPI_VIEWSETS_STORE`` again
+    (``memory://`` when it is not set). Call it before the first request."""
+    global _store
+    _store = Store(url or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_URL, prefix=prefix)
+    return _store
+
+
+def get_store() -> Store:
+    """The store set by :func:`configure_store`, else the one ``FASTAPI_VIEWSETS_STORE`` names."""
+    return _store if _store is not None else configure_store()
