@@ -15,6 +15,13 @@
            a nested owner / a list of projects, and an ``@action`` returning a constant.
 =========  ================================================================================
 
+Two more builds of (c) measure throttling against ``ours`` (they are timed only by the
+``throttle_*`` workloads): ``throttled`` counts every request to ``/companies`` with a
+``UserRateThrottle`` in the memory store, ``throttled_redis`` in the Redis of
+``BENCH_REDIS_URL`` (``redis://127.0.0.1:6379/0``). The rate, 10,000 a second, is never reached,
+so every request is counted and answered; a moving window then holds up to a second's requests,
+as a realistic rate holds its own window's.
+
 Every app answers the same paths (so one request is sent unchanged to each):
 
 =====================================  ===============================================
@@ -35,6 +42,7 @@ relations. The apps do not open the database themselves; pass ``lifespan=`` for 
 server process does, with ``RegisterTortoise``).
 """
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
@@ -48,18 +56,25 @@ from tortoise.exceptions import DoesNotExist, IntegrityError
 
 from fastapi_viewsets import ModelViewSet, ReadOnlyModelViewSet, action, viewset
 from fastapi_viewsets.pagination import PageNumberPagination
+from fastapi_viewsets.store import Store
+from fastapi_viewsets.throttling import BaseThrottle, UserRateThrottle
 
 from .models import BenchCompany, BenchTicket
 
 __all__ = ("APP_LABELS", "APP_NAMES", "build_app")
 
 #: The apps in the order they are listed; ``hand`` is the baseline.
-APP_NAMES: tuple[str, ...] = ("hand", "idiom", "ours")
+APP_NAMES: tuple[str, ...] = ("hand", "idiom", "ours", "throttled", "throttled_redis")
 APP_LABELS: dict[str, str] = {
     "hand": "(a) hand-written, careful",
     "idiom": "(b) Tortoise idiom (from_queryset)",
     "ours": "(c) fastapi_viewsets",
+    "throttled": "(c) throttled, memory store",
+    "throttled_redis": "(c) throttled, Redis store",
 }
+#: The apps that only the throttle_* workloads time.
+THROTTLED_APPS = ("throttled", "throttled_redis")
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/0"
 #: Largest page any app serves (the memory measurement lists 1,000 rows).
 MAX_PAGE_SIZE = 1000
 
@@ -330,7 +345,20 @@ class BenchPagination(PageNumberPagination):
     max_page_size = MAX_PAGE_SIZE
 
 
-def _ours_routers() -> list[APIRouter]:
+class BenchThrottle(UserRateThrottle):
+    rate = "10000/second"
+    scope = "bench"
+    # A store that is down must not pass for a fast one: answer 503, which the check reports.
+    on_store_error = "refuse"
+
+
+def bench_throttle(store_url: str) -> type[BaseThrottle]:
+    """``BenchThrottle`` counting in the store ``store_url``, under a prefix of this process."""
+    store = Store(store_url, prefix=f"fastapi_viewsets_bench_{os.getpid()}")
+    return type("BenchThrottle", (BenchThrottle,), {"store": store})
+
+
+def _ours_routers(throttle: type[BaseThrottle] | None = None) -> list[APIRouter]:
     companies = APIRouter(prefix="/companies")
     with_projects = APIRouter(prefix="/companies-with-projects")
     tickets = APIRouter(prefix="/tickets")
@@ -342,6 +370,7 @@ def _ours_routers() -> list[APIRouter]:
         create_schema = CompanyWrite
         pagination_class = BenchPagination
         ordering = ("id",)
+        throttle_classes = (throttle,) if throttle is not None else ()
 
         @action(methods=["GET"], detail=False)
         async def ping(self) -> Status:
@@ -380,8 +409,11 @@ def build_app(name: str, lifespan: Lifespan | None = None) -> FastAPI:
     elif name == "idiom":
         app.include_router(_idiom_router())
         app.add_exception_handler(DoesNotExist, _does_not_exist)
-    elif name == "ours":
-        for router in _ours_routers():
+    elif name in ("ours", *THROTTLED_APPS):
+        throttle = None
+        if name in THROTTLED_APPS:
+            throttle = bench_throttle("memory://" if name == "throttled" else BENCH_REDIS_URL)
+        for router in _ours_routers(throttle):
             app.include_router(router)
     else:
         raise ValueError(f"unknown app {name!r}; choose from {', '.join(APP_NAMES)}")

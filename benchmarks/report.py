@@ -55,12 +55,15 @@ def verdicts(results: DbResults, workloads: Sequence[Workload]) -> list[Verdict]
         samples = results.samples.get(workload.name, {})
         target = workload.target_for(results.postgres)
         base = samples.get(workload.baseline)
-        ours = samples.get("ours")
+        ours = samples.get(workload.judged)
+        if workload.round_trip and base is not None and base.slices and results.round_trip_us:
+            per_request_us = 1e6 / base.rps
+            target = per_request_us / (per_request_us + results.round_trip_us)
         if target is None or base is None or ours is None:
             continue
         label, name = results.db_label, workload.name
         if not ours.slices or not base.slices:
-            found.append((label, name, "ours", 0.0, target, "BLOCKED"))
+            found.append((label, name, workload.judged, 0.0, target, "BLOCKED"))
             continue
         ratio = ours.rps / base.rps
         if results.judge == "cpu" and ours.cpu_us and base.cpu_us:
@@ -68,7 +71,7 @@ def verdicts(results: DbResults, workloads: Sequence[Workload]) -> list[Verdict]
         mark = "PASS" if ratio >= target else "MISS"
         if ours.problem or ours.errors:
             mark = "WRONG"
-        found.append((label, name, "ours", ratio, target, mark))
+        found.append((label, name, workload.judged, ratio, target, mark))
     return found
 
 
@@ -141,7 +144,7 @@ def format_table(results: DbResults, workloads: Sequence[Workload]) -> str:
                 cells.append("")
             verdict = marks.get((workload.name, app))
             if verdict is not None and verdict[4] is not None:
-                cells.extend([f"≥{verdict[4]:.1f}", verdict[5]])
+                cells.extend([f"≥{verdict[4]:.2f}", verdict[5]])
             else:
                 cells.extend(["", ""])
             rows.append(cells)

@@ -121,6 +121,8 @@ class DbResults:
     judge: str = "rps"
     #: workload name -> app name -> sample
     samples: dict[str, dict[str, Sample]] = field(default_factory=dict)
+    #: A Redis PING's round trip, timed in this process (the ``throttle_redis`` target).
+    round_trip_us: float | None = None
     #: app name -> memory figures (see ``benchmarks.memory``)
     memory: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -10,7 +10,14 @@ name               request                                                target
 ``create``         ``POST /tickets`` (answer has the nested owner)        ≥1.2    ≥1.0
 ``patch``          ``PATCH /companies/{id}`` ``{"size": n}``, 50 rows     ≥1.2    ≥1.0
 ``action``         ``GET /companies/ping``: ``@action`` vs plain route    ≥0.9    ≥0.9
+``throttle_memory``  ``list20``, throttled in the memory store vs ``ours``  ≥0.97   ≥0.97
+``throttle_redis``   ``list20``, throttled in Redis vs ``ours``             1 RTT   1 RTT
 =================  =====================================================  ======  ==========
+
+The two ``throttle_*`` workloads compare fastapi_viewsets with itself: the same list of 20, with
+and without a ``UserRateThrottle``. Throttling in memory may cost at most 3 %; in Redis, at most
+one local round trip per request: the target ratio is ``t / (t + rtt)``, ``t`` the unthrottled
+time per request and ``rtt`` a Redis ``PING`` timed in the same process and run.
 
 Targets are for fastapi_viewsets' requests per second divided by the baseline's (the careful
 hand-written app; for ``action`` its plain FastAPI route returning the same constant). The issue
@@ -60,6 +67,10 @@ class Workload:
     creates: bool = False
     #: Fields that legitimately differ between apps' answers (compared for presence only).
     volatile: tuple[str, ...] = ()
+    #: The app the target judges (against ``baseline``).
+    judged: str = "ours"
+    #: The target is one Redis round trip per request over the baseline (see the docstring).
+    round_trip: bool = False
 
     def target_for(self, postgres: bool) -> float | None:
         return self.target_postgres if postgres else self.target
@@ -130,6 +141,25 @@ WORKLOADS: dict[str, Workload] = {
             apps=("hand", "ours"),
             target=0.9,
             target_postgres=0.9,
+        ),
+        Workload(
+            "throttle_memory",
+            "list of 20 throttled (memory store) vs unthrottled",
+            _get("/companies", "page_size=20"),
+            apps=("ours", "throttled"),
+            baseline="ours",
+            judged="throttled",
+            target=0.97,
+            target_postgres=0.97,
+        ),
+        Workload(
+            "throttle_redis",
+            "list of 20 throttled (Redis store) vs unthrottled",
+            _get("/companies", "page_size=20"),
+            apps=("ours", "throttled_redis"),
+            baseline="ours",
+            judged="throttled_redis",
+            round_trip=True,
         ),
     )
 }

@@ -34,13 +34,10 @@ import weakref
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import (
-    FixedWindowRateLimiter,
-    MovingWindowRateLimiter,
-    RateLimiter,
-    SlidingWindowCounterRateLimiter,
-)
+from limits import RateLimitItem, WindowStats, strategies
+from limits.aio import strategies as aio_strategies
+from limits.aio.storage import Storage as AsyncStorage
+from limits.storage import MemoryStorage
 
 from .exceptions import ImproperlyConfigured
 
@@ -60,39 +57,32 @@ DEFAULT_PREFIX = "fastapi_viewsets"
 
 #: The ``limits`` strategies a throttle may count with (see docs/throttling.md).
 Strategy = Literal["moving-window", "sliding-window-counter", "fixed-window"]
+STRATEGIES: tuple[Strategy, ...] = ("moving-window", "sliding-window-counter", "fixed-window")
 
-STRATEGIES: dict[str, type[RateLimiter]] = {
-    "moving-window": MovingWindowRateLimiter,
-    "sliding-window-counter": SlidingWindowCounterRateLimiter,
-    "fixed-window": FixedWindowRateLimiter,
-}
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 # Fail fast when Redis is down or unreachable: a throttle's policy answers instead.
 _REDIS_DEFAULTS = {"socket_connect_timeout": "0.25", "socket_timeout": "0.5"}
 
 
-class _Counts:
-    """A ``limits`` storage and its rate limiters, one per strategy."""
-
-    __slots__ = ("limiters", "storage")
-
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-        self.limiters: dict[str, RateLimiter] = {}
-
-
 class Store:
-    """A store named by ``url``: the rate limiters of its throttles, made on first use."""
+    """A store named by ``url``: counts under keys, with a ``limits`` strategy.
+
+    ``hit()`` counts a request and answers whether it is within the limit (one atomic
+    operation); ``window()`` reads what is left. In memory both are plain calls (``limits``'
+    thread-safe in-process storage; its asyncio twin starts a task and a thread hop per hit);
+    in Redis each is one round trip.
+    """
 
     def __init__(self, url: str, *, prefix: str | None = None) -> None:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         query = dict(parse_qsl(parts.query))
         self.prefix = prefix or query.pop("prefix", None) or DEFAULT_PREFIX
+        #: Whether processes share the counts (Redis), so each operation is a round trip.
+        self.shared = scheme in _REDIS_SCHEMES
         if scheme == "memory":
             self.url = "memory://"
-            self.shared = False
-        elif scheme in _REDIS_SCHEMES:
+        elif self.shared:
             try:
                 import redis  # noqa: F401
             except ImportError:
@@ -101,7 +91,6 @@ class Store:
                     f"'fastapi-viewsets[redis]'."
                 ) from None
             self.url = urlunsplit(parts._replace(query=urlencode(query)))
-            self.shared = True
             self._options = {**_REDIS_DEFAULTS, **query}
         else:
             raise ImproperlyConfigured(
@@ -109,12 +98,13 @@ class Store:
                 f"process) or 'redis://host:port/db' (many processes), in configure_store() or "
                 f"{ENVIRONMENT_VARIABLE}."
             )
-        self._memory: _Counts | None = None
+        self._memory: dict[str, strategies.RateLimiter] = {}
+        self._memory_storage: MemoryStorage | None = None
         # A Redis client's connections belong to the event loop that opened them, so each
         # loop gets its own (a server has one; tests and TestClient may have many).
-        self._redis: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Counts] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._redis: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, aio_strategies.RateLimiter]
+        ] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
         return f"Store({self._safe_url()!r})"
@@ -126,29 +116,61 @@ class Store:
             return urlunsplit(parts._replace(netloc=netloc))
         return self.url
 
-    def _counts(self) -> _Counts:
+    # --- counting ---------------------------------------------------------------------------
+
+    async def hit(self, strategy: Strategy, limit: RateLimitItem, key: str) -> bool:
+        """Count one request under ``key``; whether it is within ``limit`` (atomic)."""
         if not self.shared:
-            if self._memory is None:
-                self._memory = _Counts(MemoryStorage(wrap_exceptions=True))
-            return self._memory
+            return self._memory_limiter(strategy).hit(limit, key)
+        return await self._redis_limiter(strategy).hit(limit, key)
+
+    async def window(self, strategy: Strategy, limit: RateLimitItem, key: str) -> WindowStats:
+        """What is left of ``limit`` under ``key``: its reset time and remaining requests."""
+        if not self.shared:
+            return self._memory_limiter(strategy).get_window_stats(limit, key)
+        return await self._redis_limiter(strategy).get_window_stats(limit, key)
+
+    async def clear(self) -> None:
+        """Forget every count of this store (in Redis, the keys under its prefix): for tests."""
+        if not self.shared:
+            if self._memory_storage is not None:
+                self._memory_storage.reset()
+            return
+        await self._redis_storage().reset()
+
+    # --- the limiters -----------------------------------------------------------------------
+
+    def _memory_limiter(self, strategy: Strategy) -> strategies.RateLimiter:
+        limiter = self._memory.get(strategy)
+        if limiter is None:
+            if self._memory_storage is None:
+                self._memory_storage = MemoryStorage()
+            limiter = _SYNC[strategy](self._memory_storage)
+            self._memory[strategy] = limiter
+        return limiter
+
+    def _redis_limiter(self, strategy: Strategy) -> aio_strategies.RateLimiter:
         loop = asyncio.get_running_loop()
-        counts = self._redis.get(loop)
-        if counts is None:
-            counts = self._redis[loop] = _Counts(self._redis_storage())
-        return counts
+        limiters = self._redis.get(loop)
+        if limiters is None:
+            limiters = self._redis[loop] = {}
+        limiter = limiters.get(strategy)
+        if limiter is None:
+            found = next(iter(limiters.values()), None)
+            storage = found.storage if found is not None else self._new_redis_storage()
+            limiter = limiters[strategy] = _ASYNC[strategy](storage)
+        return limiter
 
-    def storage(self) -> Storage:
-        """The ``limits`` storage of this store, for the running event loop."""
-        return self._counts().storage
+    def _redis_storage(self) -> AsyncStorage:
+        return self._redis_limiter("fixed-window").storage
 
-    def _redis_storage(self) -> Storage:
+    def _new_redis_storage(self) -> AsyncStorage:
         from limits.aio.storage import RedisStorage
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
         parts = urlsplit(self.url)
-        query = urlencode(self._options)
-        url = urlunsplit(parts._replace(query=query))
+        url = urlunsplit(parts._replace(query=urlencode(self._options)))
         return RedisStorage(
             f"async+{url}",
             implementation="redispy",
@@ -159,17 +181,17 @@ class Store:
             retry=Retry(NoBackoff(), 1),  # type: ignore[arg-type]
         )
 
-    def limiter(self, strategy: Strategy) -> RateLimiter:
-        """The rate limiter counting with ``strategy`` in this store (for this event loop)."""
-        counts = self._counts()
-        limiter = counts.limiters.get(strategy)
-        if limiter is None:
-            limiter = counts.limiters[strategy] = STRATEGIES[strategy](counts.storage)
-        return limiter
 
-    async def clear(self) -> None:
-        """Forget every count of this store (in Redis, the keys under its prefix): for tests."""
-        await self.storage().reset()
+_SYNC: dict[str, type[strategies.RateLimiter]] = {
+    "moving-window": strategies.MovingWindowRateLimiter,
+    "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter,
+    "fixed-window": strategies.FixedWindowRateLimiter,
+}
+_ASYNC: dict[str, type[aio_strategies.RateLimiter]] = {
+    "moving-window": aio_strategies.MovingWindowRateLimiter,
+    "sliding-window-counter": aio_strategies.SlidingWindowCounterRateLimiter,
+    "fixed-window": aio_strategies.FixedWindowRateLimiter,
+}
 
 
 _store: Store | None = None
