@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -33,3 +35,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"CI requires PostgreSQL: {reason}")
     for item in items:
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+#: The Redis that tests needing one use (a unique key prefix per test keeps runs apart).
+REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``REDIS_URL`` with a key prefix of this test's own (``?prefix=``), its keys deleted
+    afterwards. Skips with a reason when Redis is down, and fails instead when CI is set."""
+    parts = urlsplit(REDIS_URL)
+    if not _reachable_at(parts.hostname or "127.0.0.1", parts.port or 6379):
+        reason = f"Redis is not reachable at {REDIS_URL} (TEST_REDIS_URL); start redis-server."
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"CI requires Redis: {reason}")
+        pytest.skip(reason)
+    prefix = f"fvt_{uuid.uuid4().hex[:12]}"
+    yield f"{REDIS_URL}?prefix={prefix}"
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def _reachable_at(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), 2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_store() -> Iterator[None]:
+    """Each test starts with an empty ``memory://`` store, whatever an earlier test named."""
+    from fastapi_viewsets.store import configure_store
+
+    configure_store("memory://")
+    yield
+    configure_store("memory://")
