@@ -28,6 +28,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def say(message: str) -> None:
@@ -59,13 +60,42 @@ def ensure_venv() -> None:
     marker.write_text(digest)
 
 
-def postgres_reachable(url: str) -> bool:
+def reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False
+
+
+def postgres_reachable(url: str) -> bool:
+    return reachable(url, 5432)
+
+
+def start_redis(url: str) -> None:
+    """Start a redis-server for the tests, as CI machines have one installed but maybe down."""
+    parts = urlsplit(url)
+    if parts.hostname not in ("127.0.0.1", "localhost") or not shutil.which("redis-server"):
+        return
+    subprocess.run(
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(parts.port or 6379),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        check=False,
+    )
 
 
 def start_postgres() -> None:
@@ -93,12 +123,23 @@ def cmd_test() -> None:
     say("mypy --strict on fastapi_viewsets/")
     run(PYTHON, "-m", "mypy", "--strict", "fastapi_viewsets")
 
+    ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    redis_url = os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    if not reachable(redis_url, 6379) and ci:
+        say("Redis is down; starting it")
+        start_redis(redis_url)
+        for _ in range(30):
+            if reachable(redis_url, 6379):
+                break
+            time.sleep(1)
+    # tests/conftest.py skips the tests that need Redis, with a reason, when it cannot be
+    # reached, and fails them instead when CI is set.
+
     env = {k: v for k, v in os.environ.items() if k != "TORTOISE_TEST_DB"}
     say("pytest on SQLite, with branch coverage")
     run(PYTHON, "-m", "pytest", "--cov", "--cov-report=term", "--cov-fail-under=95", env=env)
 
     pg_url = os.environ.get("TORTOISE_TEST_DB") or DEFAULT_PG_URL
-    ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
     if not postgres_reachable(pg_url) and ci:
         say("PostgreSQL is down; starting it")
         start_postgres()
