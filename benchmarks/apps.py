@@ -48,7 +48,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from tortoise.contrib.pydantic import pydantic_model_creator
@@ -64,16 +64,24 @@ from .models import BenchCompany, BenchTicket
 __all__ = ("APP_LABELS", "APP_NAMES", "build_app")
 
 #: The apps in the order they are listed; ``hand`` is the baseline.
-APP_NAMES: tuple[str, ...] = ("hand", "idiom", "ours", "throttled", "throttled_redis")
+APP_NAMES: tuple[str, ...] = (
+    "hand",
+    "idiom",
+    "ours",
+    "throttled",
+    "pinged",
+    "throttled_redis",
+)
 APP_LABELS: dict[str, str] = {
     "hand": "(a) hand-written, careful",
     "idiom": "(b) Tortoise idiom (from_queryset)",
     "ours": "(c) fastapi_viewsets",
     "throttled": "(c) throttled, memory store",
+    "pinged": "(c) + one Redis PING per request",
     "throttled_redis": "(c) throttled, Redis store",
 }
 #: The apps that only the throttle_* workloads time.
-THROTTLED_APPS = ("throttled", "throttled_redis")
+THROTTLED_APPS = ("throttled", "pinged", "throttled_redis")
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/0"
 #: Largest page any app serves (the memory measurement lists 1,000 rows).
 MAX_PAGE_SIZE = 1000
@@ -358,6 +366,22 @@ def bench_throttle(store_url: str) -> type[BaseThrottle]:
     return type("BenchThrottle", (BenchThrottle,), {"store": store})
 
 
+_redis_clients: dict[Any, Any] = {}
+
+
+async def _ping_redis() -> None:
+    """One round trip to Redis: what the ``throttle_redis`` target allows a throttle."""
+    import asyncio
+
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _redis_clients.get(loop)
+    if client is None:
+        client = _redis_clients[loop] = redis.asyncio.Redis.from_url(BENCH_REDIS_URL)
+    await client.ping()
+
+
 def _ours_routers(throttle: type[BaseThrottle] | None = None) -> list[APIRouter]:
     companies = APIRouter(prefix="/companies")
     with_projects = APIRouter(prefix="/companies-with-projects")
@@ -411,10 +435,12 @@ def build_app(name: str, lifespan: Lifespan | None = None) -> FastAPI:
         app.add_exception_handler(DoesNotExist, _does_not_exist)
     elif name in ("ours", *THROTTLED_APPS):
         throttle = None
-        if name in THROTTLED_APPS:
+        if name in ("throttled", "throttled_redis"):
             throttle = bench_throttle("memory://" if name == "throttled" else BENCH_REDIS_URL)
         for router in _ours_routers(throttle):
-            app.include_router(router)
+            app.include_router(
+                router, dependencies=[Depends(_ping_redis)] if name == "pinged" else ()
+            )
     else:
         raise ValueError(f"unknown app {name!r}; choose from {', '.join(APP_NAMES)}")
     return app

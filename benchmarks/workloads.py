@@ -156,7 +156,7 @@ WORKLOADS: dict[str, Workload] = {
             "throttle_redis",
             "list of 20 throttled (Redis store) vs unthrottled",
             _get("/companies", "page_size=20"),
-            apps=("ours", "throttled_redis"),
+            apps=("ours", "pinged", "throttled_redis"),
             baseline="ours",
             judged="throttled_redis",
             round_trip=True,

@@ -30,8 +30,6 @@ def send_with_request_id(send: Send, store: RequestStore) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            if store.headers_later:
-                await store.take_headers_later()
             headers = message.get("headers", ())
             for name, _ in headers:
                 if name.lower() == _HEADER:  # ours replaces the app's

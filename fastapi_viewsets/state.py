@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
-from collections.abc import Coroutine, Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -130,7 +130,6 @@ class RequestStore:
         "_request",
         "action",
         "data",
-        "headers_later",
         "receive",
         "request_id",
         "response_headers",
@@ -160,9 +159,6 @@ class RequestStore:
         #: Headers added to whatever this request answers, errors included (the throttles'
         #: RateLimit headers); the lifecycle's ``send`` adds them.
         self.response_headers: list[tuple[bytes, bytes]] | None = None
-        #: Headers still being read (from Redis, while the action runs), awaited before the
-        #: response starts.
-        self.headers_later: list[Coroutine[Any, Any, Iterable[tuple[str, str]]]] | None = None
 
     def add_response_headers(self, headers: Iterable[tuple[str, str]]) -> None:
         """Add ``headers`` to whatever this request answers, errors included."""
@@ -170,21 +166,6 @@ class RequestStore:
         if found is None:
             found = self.response_headers = []
         found.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers)
-
-    def add_response_headers_later(
-        self, headers: Coroutine[Any, Any, Iterable[tuple[str, str]]]
-    ) -> None:
-        """Add the headers ``headers`` gives when the response starts (see
-        :meth:`take_headers_later`)."""
-        if self.headers_later is None:
-            self.headers_later = []
-        self.headers_later.append(headers)
-
-    async def take_headers_later(self) -> None:
-        """Await the headers still being read and add them (called as the response starts)."""
-        pending, self.headers_later = self.headers_later or [], None
-        for headers in pending:
-            self.add_response_headers(await headers)
 
     @classmethod
     def from_scope(cls, scope: Scope, receive: Receive | None = None) -> RequestStore:
@@ -223,10 +204,7 @@ class RequestStore:
         if self.views:
             self.views.clear()
         self._request = None
-        if self.headers_later:  # no response was sent
-            for headers in self.headers_later:
-                headers.close()
-            self.headers_later = None
+
         scope = self.scope
         if scope is not None and scope.get(SCOPE_KEY) is self:
             del scope[SCOPE_KEY]

@@ -28,7 +28,6 @@ Counts live in the store (``memory://`` unless ``configure_store()`` or
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import math
@@ -45,7 +44,6 @@ from limits import (
     RateLimitItemPerHour,
     RateLimitItemPerMinute,
     RateLimitItemPerSecond,
-    WindowStats,
 )
 from limits.errors import StorageError
 
@@ -117,14 +115,6 @@ def _sf_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-async def rate_limit_headers_later(
-    quotas: Sequence[Quota | Awaitable[Quota | None]],
-) -> list[tuple[str, str]]:
-    """:func:`rate_limit_headers` of quotas some of which are still being read."""
-    found = [q if isinstance(q, Quota) else await q for q in quotas]
-    return rate_limit_headers([q for q in found if q is not None])
-
-
 def rate_limit_headers(quotas: Sequence[Quota]) -> list[tuple[str, str]]:
     """The ``RateLimit-Policy`` and ``RateLimit`` headers of ``quotas``
     (draft-ietf-httpapi-ratelimit-headers)."""
@@ -155,9 +145,8 @@ class BaseThrottle:
         client = request.client
         return client.host if client is not None else "unknown"
 
-    def quota(self) -> Quota | Awaitable[Quota | None] | None:
-        """The ``RateLimit`` headers' values after ``allow_request`` (or an awaitable of them,
-        awaited before the response starts); ``None`` for none."""
+    def quota(self) -> Quota | None:
+        """The ``RateLimit`` headers' values after ``allow_request``; ``None`` for none."""
         return None
 
     def check(self, view: Any) -> None:
@@ -217,7 +206,6 @@ class SimpleRateThrottle(BaseThrottle):
             )
         self.limit: RateLimitItem | None = self._limit() if self._has_rate() else None
         self._quota: Quota | None = None
-        self._pending: asyncio.Future[Quota | None] | None = None
         self._wait: float | None = None
 
     def __repr__(self) -> str:
@@ -258,35 +246,19 @@ class SimpleRateThrottle(BaseThrottle):
         limit = self.limit
         store = self.store if self.store is not None else get_store()
         try:
-            allowed = await store.hit(self.strategy, limit, key)
-            if allowed and store.shared:
-                # What is left is read while the action runs: the headers wait for it, the
-                # request does not, so a request costs one round trip to Redis.
-                self._pending = asyncio.ensure_future(self._read_quota(store, limit, key))
-                return True
-            stats = await store.window(self.strategy, limit, key)
+            allowed, stats = await store.hit(self.strategy, limit, key)
         except StorageError as exc:
             return self.store_failed(store, exc)
-        self._quota = self._quota_of(limit, stats)
-        if not allowed:
-            self._wait = self._quota.reset
-        return allowed
-
-    def _quota_of(self, limit: RateLimitItem, stats: WindowStats) -> Quota:
-        return Quota(
+        self._quota = Quota(
             policy=self.scope or type(self).__name__,
             limit=limit.amount,
             window=limit.get_expiry(),
             remaining=max(0, stats.remaining),
             reset=max(0.0, stats.reset_time - time.time()),
         )
-
-    async def _read_quota(self, store: Store, limit: RateLimitItem, key: str) -> Quota | None:
-        try:
-            stats = await store.window(self.strategy, limit, key)
-        except StorageError:
-            return None  # the request was counted; only its headers are lost
-        return self._quota_of(limit, stats)
+        if not allowed:
+            self._wait = self._quota.reset
+        return allowed
 
     def store_failed(self, store: Store, exc: Exception) -> bool:
         """The store could not be reached: follow ``on_store_error``."""
@@ -310,8 +282,8 @@ class SimpleRateThrottle(BaseThrottle):
     def wait(self) -> float | None:
         return self._wait
 
-    def quota(self) -> Quota | Awaitable[Quota | None] | None:
-        return self._pending if self._pending is not None else self._quota
+    def quota(self) -> Quota | None:
+        return self._quota
 
 
 class AnonRateThrottle(SimpleRateThrottle):

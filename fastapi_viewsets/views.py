@@ -44,14 +44,7 @@ from .pagination import BasePagination
 from .permissions import AllowAny, BasePermission, PermissionLike, refusing_operand, resolve
 from .schemas import LoadPlan, check_read_schema
 from .state import BaseStateManager, RequestStore
-from .throttling import (
-    BaseThrottle,
-    Quota,
-    ThrottleLike,
-    instantiate,
-    rate_limit_headers,
-    rate_limit_headers_later,
-)
+from .throttling import BaseThrottle, ThrottleLike, instantiate, rate_limit_headers
 
 if TYPE_CHECKING:
     from fastapi.responses import Response
@@ -235,10 +228,7 @@ class APIView:
                 waits.append(await wait if inspect.isawaitable(wait) else wait)
         quotas = [q for q in (t.quota() for t in throttles) if q is not None]
         if quotas and self._store is not None:
-            if all(isinstance(q, Quota) for q in quotas):
-                self._store.add_response_headers(rate_limit_headers(quotas))  # type: ignore[arg-type]
-            else:
-                self._store.add_response_headers_later(rate_limit_headers_later(quotas))
+            self._store.add_response_headers(rate_limit_headers(quotas))
         if waits:
             known = [w for w in waits if w is not None]
             self.throttled(max(known) if known else None)
