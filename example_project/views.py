@@ -15,6 +15,10 @@ see a row but does not own it gets 403. A task can also be completed by its assi
     POST   /tasks/{id}/complete           the owner or the assignee; notifies the owner
     POST   /users                         sign up
     GET    /users/me                      the caller
+
+Anonymous visitors may read 100 times a minute per address (``AnonymousReads``); signed-in users
+are not counted. The counts are kept in memory, or in the Redis that ``FASTAPI_VIEWSETS_STORE``
+names (``redis://127.0.0.1:6379/0``), which every worker then shares.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tortoise.queryset import QuerySet
 
 from fastapi_viewsets import (
     AllowAny,
+    AnonRateThrottle,
     BasePermission,
     BaseStateManager,
     IsAuthenticated,
@@ -56,7 +61,7 @@ from .schemas import (
     UserRead,
 )
 
-__all__ = ("ExampleState", "IsAssignee", "IsOrganisationOwner", "routers")
+__all__ = ("AnonymousReads", "ExampleState", "IsAssignee", "IsOrganisationOwner", "routers")
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +147,26 @@ async def require_own_organisation(state: ExampleState, organisation_id: int) ->
         raise PermissionDenied("You can only add to organisations you own.")
 
 
+# --- throttles ---------------------------------------------------------------------------
+
+
+class AnonymousReads(AnonRateThrottle):
+    """Anonymous visitors: 100 requests a minute per client address. Their writes are refused
+    401 before throttles run, so what this counts is their reads."""
+
+    rate = "100/minute"
+
+
 # --- viewsets ----------------------------------------------------------------------------
 
 
 class OwnedViewSet(ModelViewSet[M]):
-    """What organisations, projects and tasks share: public reads, owner-only writes."""
+    """What organisations, projects and tasks share: public reads, owner-only writes,
+    anonymous reads throttled."""
 
     state_class = ExampleState
     state: ExampleState
+    throttle_classes = [AnonymousReads]
 
     def get_permissions(self) -> Sequence[BasePermission]:
         if self.action in ("list", "retrieve", "stats"):

@@ -372,3 +372,36 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     assert "/tasks/{id}/complete" in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "password_hash" not in str(spec)
+
+
+# --- throttling ----------------------------------------------------------------------------
+
+
+async def test_anonymous_reads_are_throttled_per_address(client: httpx.AsyncClient) -> None:
+    answers = [await client.get("/organisations") for _ in range(100)]
+    assert {a.status_code for a in answers} == {200}
+    assert answers[0].headers["ratelimit-policy"] == '"anon";q=100;w=60'
+    assert answers[0].headers["ratelimit"].startswith('"anon";r=99;')
+    # Organisations, projects and tasks share the visitor's 100 a minute.
+    refused = await client.get("/projects")
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.json()["detail"].startswith("Request was throttled.")
+
+    # A signed-in user is not counted, and gets no RateLimit headers.
+    alice = await login(client, "alice")
+    mine = await client.get("/organisations", headers=alice)
+    assert mine.status_code == 200
+    assert "ratelimit" not in mine.headers
+
+    # The login route is not a viewset's: not throttled.
+    assert (
+        await client.post("/auth/token", json={"username": "x", "password": "y"})
+    ).status_code == 401
+
+
+async def test_openapi_documents_the_throttled_reads(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "429" in spec["paths"]["/organisations"]["get"]["responses"]
+    assert "429" in spec["paths"]["/tasks/{id}"]["get"]["responses"]
+    assert "429" not in spec["paths"]["/auth/token"]["post"]["responses"]
