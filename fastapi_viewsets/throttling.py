@@ -204,7 +204,7 @@ class SimpleRateThrottle(BaseThrottle):
                 f"{type(self).__name__}.on_store_error is {self.on_store_error!r}; use 'allow' "
                 f"or 'refuse'."
             )
-        self.limit: RateLimitItem | None = self._limit() if self._has_rate() else None
+        self.limit: RateLimitItem | None = self._parsed_rate() if self._has_rate() else None
         self._quota: Quota | None = None
         self._wait: float | None = None
 
@@ -214,7 +214,7 @@ class SimpleRateThrottle(BaseThrottle):
     def _has_rate(self) -> bool:
         return self.rate is not None or self.scope is not None
 
-    def _limit(self) -> RateLimitItem:
+    def _parsed_rate(self) -> RateLimitItem:
         return parse_rate(self.get_rate())
 
     def get_rate(self) -> str:
@@ -239,7 +239,7 @@ class SimpleRateThrottle(BaseThrottle):
 
     async def allow_request(self, request: Request, view: Any) -> bool:
         if self.limit is None:
-            self.limit = self._limit()
+            self.limit = self._parsed_rate()
         key = self.get_cache_key(request, view)
         if key is None:
             return True
