@@ -124,7 +124,11 @@ class Store:
     ) -> tuple[bool, WindowStats]:
         """Count one request under ``key``: whether it is within ``limit`` (decided in one
         atomic operation), and what is left after it. In Redis, one round trip for the moving
-        window (see ``_limits``), two for the other strategies."""
+        window (see ``_limits``), two for the other strategies.
+
+        Each strategy counts under keys of its own: their counts are different structures (a
+        list, counters), which one Redis key cannot hold at once."""
+        key = f"{strategy}:{key}"
         if not self.shared:
             memory = self._memory_limiter(strategy)
             return memory.hit(limit, key), memory.get_window_stats(limit, key)
@@ -138,6 +142,7 @@ class Store:
 
     async def window(self, strategy: Strategy, limit: RateLimitItem, key: str) -> WindowStats:
         """What is left of ``limit`` under ``key``: its reset time and remaining requests."""
+        key = f"{strategy}:{key}"
         if not self.shared:
             return self._memory_limiter(strategy).get_window_stats(limit, key)
         return await self._redis_limiter(strategy).get_window_stats(limit, key)

@@ -54,11 +54,12 @@ async def test_a_script_redis_does_not_know_is_loaded_by_limits_and_counted_once
     finally:
         await client.aclose()
     storage = store._redis_limiter("moving-window").storage
-    assert await _limits.hit_and_window(storage, limit, "k") is None  # nothing was counted
+    # The store counts a strategy's requests under keys that name it.
+    assert await _limits.hit_and_window(storage, limit, "moving-window:k") is None  # not counted
     allowed, stats = await store.hit("moving-window", limit, "k")  # loads the scripts
     assert allowed
     assert stats.remaining == 4
-    piped = await _limits.hit_and_window(storage, limit, "k")  # now in one round trip
+    piped = await _limits.hit_and_window(storage, limit, "moving-window:k")  # one round trip
     assert piped is not None
     assert piped[0] is True
     assert piped[1].remaining == 3
