@@ -39,7 +39,7 @@ from limits.aio import strategies as aio_strategies
 from limits.aio.storage import Storage as AsyncStorage
 from limits.storage import MemoryStorage
 
-from ._limits import hit_and_window
+from ._limits import hit_and_window, memory_storage
 from .exceptions import ImproperlyConfigured
 
 __all__ = (
@@ -161,7 +161,7 @@ class Store:
         limiter = self._memory.get(strategy)
         if limiter is None:
             if self._memory_storage is None:
-                self._memory_storage = MemoryStorage()
+                self._memory_storage = memory_storage()
             limiter = _SYNC[strategy](self._memory_storage)
             self._memory[strategy] = limiter
         return limiter
