@@ -76,7 +76,7 @@ def _scripts(storage: Any) -> tuple[Any, Any, Any] | None:
 
 async def hit_and_window(
     storage: Any, limit: RateLimitItem, key: str
-) -> tuple[bool, WindowStats] | None:
+) -> tuple[bool, WindowStats | None] | None:
     """Count a request under ``key`` with the moving window and read what is left, in one round
     trip; ``None`` when this cannot be done here (the caller then uses the public API).
 
@@ -105,7 +105,10 @@ async def hit_and_window(
         raise StorageError(acquired)
     if isinstance(entries, Exception):
         # Counted, but not read: read it as limits does (which loads a missing script).
-        start, count = await storage.get_moving_window(limit.key_for(key), limit.amount, expiry)
+        try:
+            start, count = await storage.get_moving_window(limit.key_for(key), limit.amount, expiry)
+        except (RedisError, StorageError):
+            return bool(acquired), None
     elif entries:
         start, count = float(entries[0]), int(entries[1])
     else:

@@ -88,6 +88,21 @@ def throttles(cls: Any, bound: BoundAction) -> list[BaseThrottle] | None:
     ``None`` when ``get_throttles()`` needs more than the action to answer."""
     probe = _probe(cls, bound)
     where = f"{bound.owner}.{bound.name}"
+    listed = bound.throttles_of(cls)
+    if not isinstance(listed, (list, tuple)):
+        raise ImproperlyConfigured(
+            f"{where}: throttle_classes is {listed!r}, not a list. Write "
+            f"throttle_classes = [{listed!r}]."
+        )
+    for throttle in listed:
+        if not (
+            isinstance(throttle, BaseThrottle)
+            or (isinstance(throttle, type) and issubclass(throttle, BaseThrottle))
+        ):
+            raise ImproperlyConfigured(
+                f"{where}: {throttle!r} is not a throttle. List BaseThrottle subclasses (or "
+                f"instances) in throttle_classes, like [UserRateThrottle('100/hour')]."
+            )
     try:
         found = list(probe.get_throttles())
     except ImproperlyConfigured as exc:
@@ -104,7 +119,7 @@ def throttles(cls: Any, bound: BoundAction) -> list[BaseThrottle] | None:
             throttle.check(probe)
         except ImproperlyConfigured as exc:
             raise ImproperlyConfigured(f"{where}: {exc}") from None
-    return found
+    return [throttle for throttle in found if throttle.applies_to(probe)]
 
 
 _RATE_LIMIT_HEADERS = {

@@ -32,11 +32,12 @@ import asyncio
 import os
 import weakref
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from limits import RateLimitItem, WindowStats, strategies
 from limits.aio import strategies as aio_strategies
 from limits.aio.storage import Storage as AsyncStorage
+from limits.errors import StorageError
 from limits.storage import MemoryStorage
 
 from ._limits import hit_and_window, memory_storage
@@ -78,7 +79,8 @@ class Store:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         query = dict(parse_qsl(parts.query))
-        self.prefix = prefix or query.pop("prefix", None) or DEFAULT_PREFIX
+        in_query = query.pop("prefix", None)  # ours, not the Redis client's
+        self.prefix = prefix or in_query or DEFAULT_PREFIX
         #: Whether processes share the counts (Redis), so each operation is a round trip.
         self.shared = scheme in _REDIS_SCHEMES
         if scheme == "memory":
@@ -91,7 +93,10 @@ class Store:
                     f"The store {url!r} needs the Redis client: pip install "
                     f"'fastapi-viewsets[redis]'."
                 ) from None
-            self.url = urlunsplit(parts._replace(query=urlencode(query)))
+            # The URL as written, without our own query parameter (urlunsplit would turn
+            # unix:///path into unix:/path, which the Redis client does not read).
+            base = url.split("?", 1)[0]
+            self.url = f"{base}?{urlencode(query)}" if query else base
             self._options = {**_REDIS_DEFAULTS, **query}
         else:
             raise ImproperlyConfigured(
@@ -111,20 +116,24 @@ class Store:
         return f"Store({self._safe_url()!r})"
 
     def _safe_url(self) -> str:
-        parts = urlsplit(self.url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-        return self.url
+        base, _, query = self.url.partition("?")
+        password = urlsplit(base).password
+        if password:
+            base = base.replace(f":{password}@", ":***@")
+        pairs = parse_qsl(query)
+        if any(k == "password" for k, _ in pairs):
+            query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
+        return f"{base}?{query}" if query else base
 
     # --- counting ---------------------------------------------------------------------------
 
     async def hit(
         self, strategy: Strategy, limit: RateLimitItem, key: str
-    ) -> tuple[bool, WindowStats]:
+    ) -> tuple[bool, WindowStats | None]:
         """Count one request under ``key``: whether it is within ``limit`` (decided in one
         atomic operation), and what is left after it. In Redis, one round trip for the moving
-        window (see ``_limits``), two for the other strategies.
+        window (see ``_limits``), two for the other strategies. When the decision was made
+        but the read after it failed, what is left is ``None``: the decision stands.
 
         Each strategy counts under keys of its own: their counts are different structures (a
         list, counters), which one Redis key cannot hold at once."""
@@ -138,7 +147,10 @@ class Store:
             if both is not None:
                 return both
         allowed = await limiter.hit(limit, key)
-        return allowed, await limiter.get_window_stats(limit, key)
+        try:
+            return allowed, await limiter.get_window_stats(limit, key)
+        except StorageError:
+            return allowed, None
 
     async def window(self, strategy: Strategy, limit: RateLimitItem, key: str) -> WindowStats:
         """What is left of ``limit`` under ``key``: its reset time and remaining requests."""
@@ -186,10 +198,10 @@ class Store:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        parts = urlsplit(self.url)
-        url = urlunsplit(parts._replace(query=urlencode(self._options)))
+        url = f"{self.url.partition('?')[0]}?{urlencode(self._options)}"
         return RedisStorage(
-            f"async+{url}",
+            # limits spells a Unix socket "redis+unix"; a bare "unix" it takes for Valkey's.
+            f"async+redis+{url}" if url.startswith("unix:") else f"async+{url}",
             implementation="redispy",
             wrap_exceptions=True,
             key_prefix=self.prefix,

@@ -68,27 +68,23 @@ __all__ = (
 
 logger = logging.getLogger("fastapi_viewsets.throttling")
 
-_PERIODS: dict[str, type[RateLimitItem]] = {
-    "s": RateLimitItemPerSecond,
-    "sec": RateLimitItemPerSecond,
-    "second": RateLimitItemPerSecond,
-    "m": RateLimitItemPerMinute,
-    "min": RateLimitItemPerMinute,
-    "minute": RateLimitItemPerMinute,
-    "h": RateLimitItemPerHour,
-    "hour": RateLimitItemPerHour,
-    "d": RateLimitItemPerDay,
-    "day": RateLimitItemPerDay,
-}
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
+_PERIODS: dict[str, type[RateLimitItem]] = {}
+for _names, _period in (
+    (("s", "sec", "secs", "second", "seconds"), RateLimitItemPerSecond),
+    (("m", "min", "mins", "minute", "minutes"), RateLimitItemPerMinute),
+    (("h", "hr", "hrs", "hour", "hours"), RateLimitItemPerHour),
+    (("d", "day", "days"), RateLimitItemPerDay),
+):
+    _PERIODS.update(dict.fromkeys(_names, _period))
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
 
 
 @lru_cache(maxsize=256)
 def parse_rate(rate: str) -> RateLimitItem:
     """``"5/minute"`` as a ``limits`` item; :class:`ImproperlyConfigured` when it is not a rate."""
     match = _RATE.match(rate.lower()) if isinstance(rate, str) else None
-    period = match and _PERIODS.get(match.group(3))
-    if match is None or period is None or int(match.group(1)) < 1 or match.group(2) == "0":
+    period = _PERIODS.get(match.group(3)) if match else None
+    if match is None or period is None or int(match.group(1)) < 1 or int(match.group(2) or 1) < 1:
         raise ImproperlyConfigured(
             f"{rate!r} is not a rate. Write 'N/period' with N a whole number of requests and a "
             f"period of second, minute, hour or day (s, m, h, d), like '100/hour' or "
@@ -152,6 +148,11 @@ class BaseThrottle:
     def check(self, view: Any) -> None:
         """Raise :class:`ImproperlyConfigured` for a mistake that ``view`` (an instance that
         knows only its action) shows; called once per action when the viewset is registered."""
+
+    def applies_to(self, view: Any) -> bool:
+        """Whether this throttle may refuse requests to ``view``'s action (an instance that
+        knows only its action): OpenAPI documents a 429 only where one may."""
+        return True
 
 
 #: What ``throttle_classes`` holds: throttle classes, or instances copied for each request.
@@ -249,6 +250,10 @@ class SimpleRateThrottle(BaseThrottle):
             allowed, stats = await store.hit(self.strategy, limit, key)
         except StorageError as exc:
             return self.store_failed(store, exc)
+        if stats is None:  # counted, but what is left could not be read: no headers
+            if not allowed:
+                self._wait = float(limit.get_expiry())  # the longest a window lasts
+            return allowed
         self._quota = Quota(
             policy=self.scope or type(self).__name__,
             limit=limit.amount,
@@ -334,6 +339,9 @@ class ScopedRateThrottle(SimpleRateThrottle):
         bound = getattr(view, "bound", None)
         scope = getattr(bound, "throttle_scope", None)
         return scope if scope is not None else getattr(view, self.scope_attr, None)
+
+    def applies_to(self, view: Any) -> bool:
+        return self.view_scope(view) is not None
 
     def check(self, view: Any) -> None:
         scope = self.view_scope(view)
