@@ -100,3 +100,26 @@ async def test_redis_down_is_a_storage_error() -> None:
     storage = store._redis_limiter("moving-window").storage
     with pytest.raises(StorageError):
         await _limits.hit_and_window(storage, parse_rate("1/minute"), "k")
+
+
+async def test_a_throttled_request_is_one_round_trip_to_redis(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.asyncio.connection import Connection
+
+    sent: list[int] = []
+    send = Connection.send_packed_command
+
+    async def counting(self: Connection, command: object, check_health: bool = True) -> None:
+        sent.append(1)
+        await send(self, command, check_health)  # type: ignore[arg-type]
+
+    store = Store(redis_url)
+    limit = parse_rate("3/minute")
+    await store.hit("moving-window", limit, "warm-up")  # loads the scripts, opens a connection
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    for passes, left in ((True, 2), (True, 1), (True, 0), (False, 0)):
+        sent.clear()
+        allowed, stats = await store.hit("moving-window", limit, "k")
+        assert (allowed, stats is not None and stats.remaining) == (passes, left)
+        assert len(sent) == 1  # the decision and the read of what is left, sent together
