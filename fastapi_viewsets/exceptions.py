@@ -138,6 +138,8 @@ class Throttled(APIException):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         #: Whole seconds until a retry may pass (at least 1), when known.
+        if wait is not None and not math.isfinite(wait):
+            wait = None
         self.wait = max(1, math.ceil(wait)) if wait is not None else None
         if detail is None:
             detail = self.default_detail

@@ -20,7 +20,8 @@ from typing import Any
 
 from .exceptions import ErrorResponse, ImproperlyConfigured
 from .permissions import AllowAny
-from .throttling import BaseThrottle, SimpleRateThrottle
+from .store import get_store
+from .throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from .views import BoundAction
 
 __all__ = (
@@ -119,7 +120,32 @@ def throttles(cls: Any, bound: BoundAction) -> list[BaseThrottle] | None:
             throttle.check(probe)
         except ImproperlyConfigured as exc:
             raise ImproperlyConfigured(f"{where}: {exc}") from None
-    return [throttle for throttle in found if throttle.applies_to(probe)]
+    applying = [throttle for throttle in found if throttle.applies_to(probe)]
+    _check_policies(where, applying, probe)
+    return applying
+
+
+def _check_policies(where: str, throttles: list[BaseThrottle], probe: Any) -> None:
+    """Two throttles of one action may not name one RateLimit policy (a client could not tell
+    their quotas apart); the store they count in must be one the library can open."""
+    names: dict[str, BaseThrottle] = {}
+    for throttle in throttles:
+        if not isinstance(throttle, SimpleRateThrottle):
+            continue
+        if throttle.store is None:
+            try:
+                get_store()
+            except ImproperlyConfigured as exc:
+                raise ImproperlyConfigured(f"{where}: {exc}") from None
+        name = throttle.view_scope(probe) if isinstance(throttle, ScopedRateThrottle) else None
+        name = name or throttle.scope or type(throttle).__name__
+        if name in names:
+            raise ImproperlyConfigured(
+                f"{where}: {names[name]!r} and {throttle!r} both name the RateLimit policy "
+                f"{name!r}. Give each its own scope: UserRateThrottle('1000/day', "
+                f"scope='daily')."
+            )
+        names[name] = throttle
 
 
 _RATE_LIMIT_HEADERS = {

@@ -19,8 +19,9 @@ The code names it, or else the environment variable ``FASTAPI_VIEWSETS_STORE`` d
 Keys are prefixed (``fastapi_viewsets`` unless ``prefix=`` or ``?prefix=`` says otherwise), so
 apps may share one Redis. A Redis that cannot be reached fails fast: the connection gives up
 after ``socket_connect_timeout`` (0.25 s unless the URL says otherwise) and a command after
-``socket_timeout`` (0.5 s), with one retry on a broken connection; each throttle then follows
-its ``on_store_error`` policy.
+``socket_timeout`` (0.5 s), with one retry of a broken connection; after a failure it is not
+asked again for ``RETRY_AFTER_FAILURE`` seconds. Each throttle then follows its
+``on_store_error`` policy.
 
 The counting itself is the ``limits`` library's: each decision is one atomic operation in the
 store (a Lua script in Redis), so a limit holds across any number of workers.
@@ -29,7 +30,9 @@ store (a Lua script in Redis), so a limit holds across any number of workers.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import time
 import weakref
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -45,6 +48,7 @@ from .exceptions import ImproperlyConfigured
 
 __all__ = (
     "ENVIRONMENT_VARIABLE",
+    "RETRY_AFTER_FAILURE",
     "STRATEGIES",
     "Store",
     "Strategy",
@@ -60,6 +64,9 @@ DEFAULT_PREFIX = "fastapi_viewsets"
 #: The ``limits`` strategies a throttle may count with (see docs/throttling.md).
 Strategy = Literal["moving-window", "sliding-window-counter", "fixed-window"]
 STRATEGIES: tuple[Strategy, ...] = ("moving-window", "sliding-window-counter", "fixed-window")
+
+#: Seconds a Redis that failed is not asked again (its throttles follow on_store_error).
+RETRY_AFTER_FAILURE = 1.0
 
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 # Fail fast when Redis is down or unreachable: a throttle's policy answers instead.
@@ -98,6 +105,7 @@ class Store:
             base = url.split("?", 1)[0]
             self.url = f"{base}?{urlencode(query)}" if query else base
             self._options = {**_REDIS_DEFAULTS, **query}
+            self._check_options()
         else:
             raise ImproperlyConfigured(
                 f"The store {url!r} is not a URL fastapi_viewsets knows. Use 'memory://' (one "
@@ -105,7 +113,12 @@ class Store:
                 f"{ENVIRONMENT_VARIABLE}."
             )
         self._memory: dict[str, strategies.RateLimiter] = {}
-        self._memory_storage: MemoryStorage | None = None
+        # Made now, not on first use: threads (each with its loop) that counted at once would
+        # each make one, and lose each other's counts.
+        self._memory_storage: MemoryStorage | None = None if self.shared else memory_storage()
+        #: Until when (time.monotonic()) a Redis that just failed is not asked again.
+        self._down_until = 0.0
+        self._warned_at = -math.inf
         # A Redis client's connections belong to the event loop that opened them, so each
         # loop gets its own (a server has one; tests and TestClient may have many).
         self._redis: weakref.WeakKeyDictionary[
@@ -114,6 +127,42 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self._safe_url()!r})"
+
+    def _check_options(self) -> None:
+        """A query parameter the Redis client does not take, or a bad value, is a mistake in the
+        URL: say so now rather than fail every request. (No connection is made.)"""
+        import redis.asyncio
+
+        try:
+            pool = redis.asyncio.ConnectionPool.from_url(self._client_url())
+            pool.connection_class(**pool.connection_kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(
+                f"The store {self._safe_url()!r} has a query parameter the Redis client does not "
+                f"take ({exc}). See redis-py's Redis.from_url() for the parameters."
+            ) from None
+
+    def _client_url(self) -> str:
+        return f"{self.url.partition('?')[0]}?{urlencode(self._options)}"
+
+    # --- failures ---------------------------------------------------------------------------
+
+    def failed(self) -> None:
+        """A request to Redis failed: answer the next ones at once, for ``RETRY_AFTER_FAILURE``
+        seconds, rather than make each wait for a timeout."""
+        self._down_until = time.monotonic() + RETRY_AFTER_FAILURE
+
+    def _check_up(self) -> None:
+        if self._down_until and time.monotonic() < self._down_until:
+            raise StorageError(ConnectionError(f"{self!r} failed less than a second ago"))
+
+    def should_warn(self) -> bool:
+        """Whether a failure of this store should be logged now (at most once a minute)."""
+        now = time.monotonic()
+        if now - self._warned_at < 60:
+            return False
+        self._warned_at = now
+        return True
 
     def _safe_url(self) -> str:
         base, _, query = self.url.partition("?")
@@ -152,12 +201,17 @@ class Store:
                 return allowed, WindowStats(start + expiry, limit.amount - count)
             memory = self._memory_limiter(strategy)
             return memory.hit(limit, key), memory.get_window_stats(limit, key)
+        self._check_up()
         limiter = self._redis_limiter(strategy)
-        if strategy == "moving-window":
-            both = await hit_and_window(limiter.storage, limit, key)
-            if both is not None:
-                return both
-        allowed = await limiter.hit(limit, key)
+        try:
+            if strategy == "moving-window":
+                both = await hit_and_window(limiter.storage, limit, key)
+                if both is not None:
+                    return both
+            allowed = await limiter.hit(limit, key)
+        except StorageError:
+            self.failed()
+            raise
         try:
             return allowed, await limiter.get_window_stats(limit, key)
         except StorageError:
@@ -197,6 +251,10 @@ class Store:
         loop = asyncio.get_running_loop()
         limiters = self._redis.get(loop)
         if limiters is None:
+            # The clients of closed loops hold their loop (through their connections), so the
+            # weak keys alone would never let them go.
+            for closed in [other for other in self._redis if other.is_closed()]:
+                del self._redis[closed]
             limiters = self._redis[loop] = {}
         limiter = limiters.get(strategy)
         if limiter is None:
@@ -212,17 +270,18 @@ class Store:
         from limits.aio.storage import RedisStorage
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError
 
-        url = f"{self.url.partition('?')[0]}?{urlencode(self._options)}"
+        url = self._client_url()
         return RedisStorage(
             # limits spells a Unix socket "redis+unix"; a bare "unix" it takes for Valkey's.
             f"async+redis+{url}" if url.startswith("unix:") else f"async+{url}",
             implementation="redispy",
             wrap_exceptions=True,
             key_prefix=self.prefix,
-            # One retry, at once: a pooled connection that Redis closed is replaced, and a
-            # Redis that is down is reported without waiting.
-            retry=Retry(NoBackoff(), 1),  # type: ignore[arg-type]
+            # One retry, at once, of a broken connection (a pooled one that Redis closed is
+            # replaced); none of a timeout, which would double the wait.
+            retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),  # type: ignore[arg-type]
         )
 
 

@@ -3,6 +3,7 @@
 A viewset lists its throttles as DRF's do; each request is counted after its permissions pass::
 
     class BurstRate(UserRateThrottle):
+        scope = "burst"          # names the counts and the RateLimit policy
         rate = "60/minute"
 
     class CompanyViewSet(ModelViewSet[Company]):
@@ -13,13 +14,14 @@ A viewset lists its throttles as DRF's do; each request is counted after its per
 
 A rate is ``"N/period"``: ``second``, ``minute``, ``hour`` or ``day`` (or ``s``, ``m``, ``h``,
 ``d``), with an optional count of periods (``"100/10 minutes"``). A bad rate raises
-:class:`~fastapi_viewsets.exceptions.ImproperlyConfigured` when the viewset is registered.
+:class:`~fastapi_viewsets.exceptions.ImproperlyConfigured` (a class's when the viewset is
+registered, an instance's where it is made).
 
-A refused request is a 429 with ``Retry-After``; every answer of a throttled route carries the
-IETF ``RateLimit-Policy`` and ``RateLimit`` headers::
+A refused request is a 429 with ``Retry-After``; every answer of a request a throttle counts
+carries the IETF ``RateLimit-Policy`` and ``RateLimit`` headers::
 
-    RateLimit-Policy: "user";q=60;w=60
-    RateLimit: "user";r=59;t=60
+    RateLimit-Policy: "burst";q=60;w=60
+    RateLimit: "burst";r=59;t=60
 
 Counts live in the store (``memory://`` unless ``configure_store()`` or
 ``FASTAPI_VIEWSETS_STORE`` names a Redis): each decision is one atomic operation of the
@@ -33,7 +35,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
@@ -48,7 +50,6 @@ from limits import (
 from limits.errors import StorageError
 
 from .exceptions import ImproperlyConfigured, ServiceUnavailable
-from .state import user_id
 from .store import STRATEGIES, Store, Strategy, get_store
 
 if TYPE_CHECKING:
@@ -107,20 +108,32 @@ class Quota:
     reset: float
 
 
+_PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
+
+
+def check_policy_name(name: str) -> None:
+    """A scope names a ``RateLimit`` policy, a header's quoted string: printable ASCII only."""
+    if not isinstance(name, str) or not _PRINTABLE.match(name):
+        raise ImproperlyConfigured(
+            f"The throttle scope {name!r} names the RateLimit policy in response headers, "
+            f"which take printable ASCII only. Choose a scope like 'uploads'."
+        )
+
+
 def _sf_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def rate_limit_headers(quotas: Sequence[Quota]) -> list[tuple[str, str]]:
     """The ``RateLimit-Policy`` and ``RateLimit`` headers of ``quotas``
-    (draft-ietf-httpapi-ratelimit-headers)."""
+    (draft-ietf-httpapi-ratelimit-headers), named in lower case as ASGI asks."""
     if not quotas:
         return []
     policies = ", ".join(f"{_sf_string(q.policy)};q={q.limit};w={q.window}" for q in quotas)
     states = ", ".join(
         f"{_sf_string(q.policy)};r={q.remaining};t={max(0, math.ceil(q.reset))}" for q in quotas
     )
-    return [("RateLimit-Policy", policies), ("RateLimit", states)]
+    return [("ratelimit-policy", policies), ("ratelimit", states)]
 
 
 class BaseThrottle:
@@ -155,7 +168,8 @@ class BaseThrottle:
         return True
 
 
-#: What ``throttle_classes`` holds: throttle classes, or instances copied for each request.
+#: What ``throttle_classes`` holds: throttle classes, or instances copied for each request
+#: (``copy.copy``: a list or dict an instance holds is shared by its copies).
 ThrottleLike: TypeAlias = "type[BaseThrottle] | BaseThrottle"
 
 
@@ -187,8 +201,6 @@ class SimpleRateThrottle(BaseThrottle):
     store_error_retry_after: ClassVar[int] = 5
     #: The store to count in; ``None`` is the one ``configure_store()`` names.
     store: ClassVar[Store | None] = None
-
-    _warned_at: ClassVar[float] = -math.inf
 
     def __init__(self, rate: str | None = None, *, scope: str | None = None) -> None:
         if rate is not None:
@@ -233,6 +245,7 @@ class SimpleRateThrottle(BaseThrottle):
     def check(self, view: Any) -> None:
         if self.limit is None:
             self.get_rate()  # raises, naming the fix
+        check_policy_name(self.scope or type(self).__name__)
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         """The key to count ``request`` under, or ``None`` not to throttle it."""
@@ -272,9 +285,7 @@ class SimpleRateThrottle(BaseThrottle):
                 "The rate limit cannot be checked right now; retry shortly.",
                 headers={"Retry-After": str(self.store_error_retry_after)},
             )
-        now = time.monotonic()
-        if now - SimpleRateThrottle._warned_at >= 60:
-            SimpleRateThrottle._warned_at = now
+        if store.should_warn():
             logger.warning(
                 "%s let a request through: the store %r cannot be reached (%s). Requests are "
                 "not counted until it can (this warning repeats at most once a minute).",
@@ -297,19 +308,38 @@ class AnonRateThrottle(SimpleRateThrottle):
     scope = "anon"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        if view.user is not None:
+        if not is_anonymous(view.user):
             return None
         return f"{self.scope}:{self.get_ident(request)}"
 
 
+def is_anonymous(user: Any) -> bool:
+    """No user, or one that says it is not authenticated (``is_authenticated`` false, as
+    Starlette's ``UnauthenticatedUser`` and Django's ``AnonymousUser``)."""
+    return user is None or getattr(user, "is_authenticated", True) is False
+
+
+def user_ident(user: Any) -> str | None:
+    """What tells a user apart: its ``id`` (an attribute or a mapping key), else its ``pk``;
+    ``None`` for an anonymous user or one with neither."""
+    if is_anonymous(user):
+        return None
+    found = user.get("id") if isinstance(user, Mapping) else getattr(user, "id", None)
+    if found is None and not isinstance(user, Mapping):
+        found = getattr(user, "pk", None)
+    return None if found is None else str(found)
+
+
 def _user_or_client(throttle: BaseThrottle, request: Request, view: Any) -> str:
-    user = view.user
-    return throttle.get_ident(request) if user is None else f"user-{user_id(user)}"
+    # A user with no id is counted by address: one shared key for all such users would let
+    # one of them spend everyone's quota.
+    ident = user_ident(view.user)
+    return f"user-{ident}" if ident is not None else throttle.get_ident(request)
 
 
 class UserRateThrottle(SimpleRateThrottle):
-    """Throttles by the user's ``id`` (an attribute or a mapping key), anonymous requests by
-    client address."""
+    """Throttles by the user's ``id`` (an attribute or a mapping key, else ``pk``); anonymous
+    requests, and users with neither, by client address."""
 
     scope = "user"
 
@@ -352,6 +382,8 @@ class ScopedRateThrottle(SimpleRateThrottle):
             )
         if scope is not None and self.rate is None:
             parse_rate(self.rates[scope])
+        if scope is not None:
+            check_policy_name(scope)
 
     async def allow_request(self, request: Request, view: Any) -> bool:
         scope = self.view_scope(view)

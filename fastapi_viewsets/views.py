@@ -231,9 +231,9 @@ class APIView:
             self._store.add_response_headers(rate_limit_headers(quotas))
         if waits:
             known = [w for w in waits if w is not None]
-            self.throttled(max(known) if known else None)
+            self.throttled(self.request, max(known) if known else None)
 
-    def throttled(self, wait: float | None) -> None:
+    def throttled(self, request: Request, wait: float | None) -> None:
         """Raise 429 with ``Retry-After``: ``wait`` seconds, rounded up (at least 1)."""
         raise Throttled(wait)
 

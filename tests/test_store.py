@@ -7,6 +7,7 @@ Redis is down, and fail under CI.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from urllib.parse import parse_qsl, urlsplit
@@ -344,3 +345,43 @@ async def test_a_unix_socket_store_that_is_down_raises_storage_error() -> None:
     store = Store(f"unix:///tmp/no-redis-{uuid.uuid4().hex}.sock?db=0")
     with pytest.raises(StorageError):
         (await store.hit("moving-window", parse_rate("3/minute"), "k"))[0]
+
+
+# --- found in review -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ["foo=bar", "socket_timeout=abc", "ssl_cert_reqs=none"], ids=["unknown", "bad", "tls"]
+)
+def test_a_redis_url_with_a_parameter_the_client_does_not_take_is_refused(query: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="query parameter the Redis client does not"):
+        Store(f"redis://127.0.0.1:6379/0?{query}")
+
+
+def test_threads_counting_at_once_in_a_new_memory_store_share_one_count() -> None:
+    store = Store("memory://")
+    limit = parse_rate("50/minute")
+    barrier = threading.Barrier(8)
+    passed: list[bool] = []
+
+    def worker() -> None:
+        async def hits() -> None:
+            barrier.wait()
+            for _ in range(30):
+                passed.append((await store.hit("moving-window", limit, "k"))[0])
+
+        asyncio.run(hits())
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert passed.count(True) == 50
+
+
+def test_the_redis_clients_of_closed_loops_are_let_go(redis_url: str) -> None:
+    store = Store(redis_url)
+    for _ in range(5):
+        asyncio.run(store.hit("moving-window", parse_rate("100/minute"), "k"))
+    assert len(store._redis) == 1  # only the last loop's, until another loop asks

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 import time
 from collections.abc import AsyncIterator
@@ -952,7 +951,7 @@ async def test_throttled_may_be_overridden_on_the_viewset() -> None:
     class CompanyViewSet(CompanyViewSetBase):
         throttle_classes = [UserRateThrottle("1/minute")]
 
-        def throttled(self, wait: float | None) -> None:
+        def throttled(self, request: Any, wait: float | None) -> None:
             seen.append(wait)
             raise Throttled(wait, detail=f"Easy, {self.user.id}: one a minute.")
 
@@ -1191,8 +1190,10 @@ class DownRefusing(UserRateThrottle):
 
 @pytest.fixture
 def fresh_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forget when the store warning was last logged (it is logged at most once a minute)."""
-    monkeypatch.setattr(SimpleRateThrottle, "_warned_at", -math.inf)
+    """New stores for the throttles that count in a store that is down: each store logs its
+    warning at most once a minute, and is not asked again for a second after it failed."""
+    monkeypatch.setattr(DownAllowing, "store", Store(DOWN))
+    monkeypatch.setattr(DownRefusing, "store", Store(DOWN))
 
 
 def store_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -1230,7 +1231,7 @@ async def test_the_store_warning_repeats_after_a_minute(
         await client.get("/companies", headers=as_user(1))
         assert len(store_warnings(caplog)) == 1
         # As if the warning had been logged 61 seconds ago.
-        monkeypatch.setattr(SimpleRateThrottle, "_warned_at", time.monotonic() - 61)
+        monkeypatch.setattr(DownAllowing.store, "_warned_at", time.monotonic() - 61)
         await client.get("/companies", headers=as_user(1))
         await client.get("/companies", headers=as_user(1))
     assert len(store_warnings(caplog)) == 2
@@ -1400,3 +1401,147 @@ async def test_a_refused_request_stays_refused_when_the_read_after_it_fails(
     assert_unthrottled(first)
     assert second.status_code == 429
     assert second.headers["Retry-After"] == "60"  # the window's length, the longest wait
+
+
+# --- found in review -------------------------------------------------------------------------
+
+
+class Badge:
+    """A user that has no ``id`` (a token's claims, say), or says it is not authenticated."""
+
+    def __init__(self, name: str, authenticated: bool = True) -> None:
+        self.name = name
+        self.is_authenticated = authenticated
+
+
+async def badge_from_header(x_badge: str | None = Header(default=None)) -> None:
+    if x_badge is not None:
+        name, _, state = x_badge.partition(":")
+        BaseStateManager.set_user(Badge(name, authenticated=state != "anonymous"))
+
+
+async def test_users_without_an_id_are_counted_by_address_not_together() -> None:
+    router = APIRouter(prefix="/companies", dependencies=[Depends(badge_from_header)])
+    viewset(router)(
+        type(
+            "CompanyViewSet",
+            (CompanyViewSetBase,),
+            {"throttle_classes": [UserRateThrottle("2/minute")]},
+        )
+    )
+    async with clients(create_app(router), "10.0.0.1", "10.0.0.2") as (alice, bob):
+        for _ in range(2):
+            assert (await alice.get("/companies", headers={"X-Badge": "alice"})).status_code == 200
+        assert (await alice.get("/companies", headers={"X-Badge": "alice"})).status_code == 429
+        # bob has no id either, but another address: his own count.
+        assert (await bob.get("/companies", headers={"X-Badge": "bob"})).status_code == 200
+
+
+async def test_a_user_that_is_not_authenticated_is_anonymous() -> None:
+    router = APIRouter(prefix="/companies", dependencies=[Depends(badge_from_header)])
+    viewset(router)(
+        type(
+            "CompanyViewSet",
+            (CompanyViewSetBase,),
+            {"throttle_classes": [AnonRateThrottle("1/minute")]},
+        )
+    )
+    async with serve(create_app(router)) as client:
+        guest = {"X-Badge": "guest:anonymous"}
+        assert (await client.get("/companies", headers=guest)).status_code == 200
+        assert (await client.get("/companies", headers=guest)).status_code == 429
+        # An authenticated user is not counted by AnonRateThrottle.
+        member = await client.get("/companies", headers={"X-Badge": "member"})
+        assert member.status_code == 200
+        assert "RateLimit" not in member.headers
+
+
+def test_a_scope_outside_printable_ascii_is_refused_at_registration() -> None:
+    router = APIRouter(prefix="/companies")
+    cls = type(
+        "CompanyViewSet",
+        (CompanyViewSetBase,),
+        {"throttle_classes": [UserRateThrottle("5/minute", scope="上传")]},
+    )
+    with pytest.raises(ImproperlyConfigured, match=r"^CompanyViewSet.list: .*printable ASCII"):
+        viewset(router)(cls)
+    assert router.routes == []
+
+
+def test_two_throttles_of_one_policy_name_are_refused_at_registration() -> None:
+    router = APIRouter(prefix="/companies")
+    throttles = [UserRateThrottle("60/minute"), UserRateThrottle("1000/day")]
+    cls = type("CompanyViewSet", (CompanyViewSetBase,), {"throttle_classes": throttles})
+    with pytest.raises(ImproperlyConfigured, match=r"both name the RateLimit policy 'user'"):
+        viewset(router)(cls)
+    assert router.routes == []
+
+
+def test_a_store_environment_variable_that_is_wrong_is_refused_at_registration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi_viewsets import store
+
+    monkeypatch.setattr(store, "_store", None)
+    monkeypatch.setenv("FASTAPI_VIEWSETS_STORE", "memcached://127.0.0.1:11211")
+    router = APIRouter(prefix="/companies")
+    cls = type(
+        "CompanyViewSet",
+        (CompanyViewSetBase,),
+        {"throttle_classes": [UserRateThrottle("5/minute")]},
+    )
+    with pytest.raises(
+        ImproperlyConfigured, match=r"^CompanyViewSet.list: .*FASTAPI_VIEWSETS_STORE"
+    ):
+        viewset(router)(cls)
+
+
+async def test_rate_limit_header_names_are_lower_case_on_the_wire() -> None:
+    router = company_router(throttle_classes=[UserRateThrottle("5/minute")])
+    app = create_app(router)
+    started: list[list[tuple[bytes, bytes]]] = []
+
+    async def record(scope: Any, receive: Any, send: Any) -> None:
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                started.append(list(message["headers"]))
+            await send(message)
+
+        await app(scope, receive, sending)
+
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=record)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert manager.app is not None
+            await client.get("/companies", headers=as_user(1))
+    names = [name for name, _ in started[0]]
+    assert b"ratelimit-policy" in names
+    assert b"ratelimit" in names
+    assert all(name == name.lower() for name in names)
+
+
+def test_an_endless_wait_is_a_429_without_retry_after() -> None:
+    refused = Throttled(float("inf"))
+    assert refused.status_code == 429
+    assert refused.headers is None
+    assert refused.detail == THROTTLED
+
+
+async def test_a_store_that_failed_is_not_asked_again_for_a_second(
+    fresh_warning: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = DownAllowing.store
+    assert store is not None
+    attempts: list[int] = []
+    connect = store._redis_limiter
+
+    def counting(strategy: Any) -> Any:
+        attempts.append(1)
+        return connect(strategy)
+
+    monkeypatch.setattr(store, "_redis_limiter", counting)
+    router = company_router(throttle_classes=[DownAllowing])
+    async with serve(create_app(router)) as client:
+        for _ in range(5):
+            assert (await client.get("/companies", headers=as_user(1))).status_code == 200
+    assert len(attempts) == 1

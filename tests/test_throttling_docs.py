@@ -203,7 +203,6 @@ async def test_store_redis_down_lets_the_default_throttle_through(
 ) -> None:
     down = Store("redis://127.0.0.1:1/0")
     monkeypatch.setattr(throttling_store.LargeRate, "store", down)
-    monkeypatch.setattr(throttling_store.StrictRate, "_warned_at", float("-inf"))
     async with serve(sample_app(throttling_store)) as client:
         await users("alice")
         with caplog.at_level(logging.WARNING, logger="fastapi_viewsets.throttling"):

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from fastapi_viewsets.store import RETRY_AFTER_FAILURE
 from tests.utils import DB_URL, IS_POSTGRES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -477,8 +478,10 @@ async def test_redis_killed_then_restarted_under_two_processes(
         for server in pair:
             assert "cannot be reached" in server.output(), server.output()
 
-        # Redis back on the same port (empty: it persists nothing): counting resumes.
+        # Redis back on the same port (empty: it persists nothing): counting resumes once the
+        # second in which a store that failed is not asked again has passed.
         own_redis.start()
+        await asyncio.sleep(RETRY_AFTER_FAILURE + 0.2)
         (resumed,) = await burst(pair, ("/allow", "erin", REQUESTS))
         assert_throttled(resumed, "allow")
         (resumed,) = await burst(pair, ("/refuse", "erin", REQUESTS))
