@@ -20,7 +20,7 @@ action with no parameters to validate makes its view in the endpoint itself, in 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
@@ -157,18 +157,21 @@ class ActionRunner:
         """The view of a request, its ``initial()`` done: the dependency that gives endpoints
         their view (an endpoint with nothing to validate does the same itself)."""
         view = self.make_view(request)
-        if self.needs_initial(view):
-            await view.initial()
+        step = self.initial_step(view)
+        if step is not None:
+            await step
         return view
 
-    def needs_initial(self, view: GenericViewSet[Any]) -> bool:
-        """Whether ``view.initial()`` can do anything: not when the action's permissions are
-        all ``AllowAny``, nothing throttles it and the viewset keeps the library's steps."""
+    def initial_step(self, view: GenericViewSet[Any]) -> Awaitable[None] | None:
+        """What of ``view.initial()`` can do anything: all of it; only ``check_throttles()``
+        when the action's permissions are all ``AllowAny`` and the viewset keeps the library's
+        permission step; nothing when, besides, nothing throttles it."""
         bound = self.bound
-        return (
-            bound.permissions_of(view) is not self.anyone
-            or bound.throttles_of(view) is not self.unthrottled
-        )
+        if bound.permissions_of(view) is not self.anyone:
+            return view.initial()
+        if bound.throttles_of(view) is not self.unthrottled:
+            return view.check_throttles()
+        return None
 
     # --- the action -------------------------------------------------------------------------
 
@@ -180,8 +183,9 @@ class ActionRunner:
         async def endpoint(**kwargs: Any) -> Any:
             if inline_view:
                 view = runner.make_view(kwargs.pop(REQUEST_PARAM))
-                if runner.needs_initial(view):
-                    await view.initial()
+                step = runner.initial_step(view)
+                if step is not None:
+                    await step
             else:
                 view = kwargs.pop(VIEW_PARAM)  # open_view() ran as a dependency
             sub_response = runner.take_parameters(view, kwargs)
