@@ -36,9 +36,8 @@ import math
 import re
 import time
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, TypeAlias
 
 from limits import (
     RateLimitItem,
@@ -94,8 +93,7 @@ def parse_rate(rate: str) -> RateLimitItem:
     return period(int(match.group(1)), int(match.group(2) or 1))
 
 
-@dataclass(frozen=True)
-class Quota:
+class Quota(NamedTuple):
     """What a throttle's ``RateLimit`` headers say about one request."""
 
     #: The policy's name (the throttle's scope).
@@ -120,6 +118,7 @@ def check_policy_name(name: str) -> None:
         )
 
 
+@lru_cache(maxsize=256)
 def _sf_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -129,11 +128,17 @@ def rate_limit_headers(quotas: Sequence[Quota]) -> list[tuple[str, str]]:
     (draft-ietf-httpapi-ratelimit-headers), named in lower case as ASGI asks."""
     if not quotas:
         return []
-    policies = ", ".join(f"{_sf_string(q.policy)};q={q.limit};w={q.window}" for q in quotas)
+    policies = ", ".join(_policy_item(q.policy, q.limit, q.window) for q in quotas)
     states = ", ".join(
         f"{_sf_string(q.policy)};r={q.remaining};t={max(0, math.ceil(q.reset))}" for q in quotas
     )
     return [("ratelimit-policy", policies), ("ratelimit", states)]
+
+
+@lru_cache(maxsize=256)
+def _policy_item(policy: str, limit: int, window: int) -> str:
+    # The same few policies answer every request.
+    return f"{_sf_string(policy)};q={limit};w={window}"
 
 
 class BaseThrottle:
@@ -207,16 +212,6 @@ class SimpleRateThrottle(BaseThrottle):
             self.rate = rate  # type: ignore[misc]
         if scope is not None:
             self.scope = scope  # type: ignore[misc]
-        if self.strategy not in STRATEGIES:
-            raise ImproperlyConfigured(
-                f"{type(self).__name__}.strategy is {self.strategy!r}; use one of "
-                f"{', '.join(map(repr, STRATEGIES))}."
-            )
-        if self.on_store_error not in ("allow", "refuse"):
-            raise ImproperlyConfigured(
-                f"{type(self).__name__}.on_store_error is {self.on_store_error!r}; use 'allow' "
-                f"or 'refuse'."
-            )
         self.limit: RateLimitItem | None = self._parsed_rate() if self._has_rate() else None
         self._quota: Quota | None = None
         self._wait: float | None = None
@@ -246,6 +241,19 @@ class SimpleRateThrottle(BaseThrottle):
         if self.limit is None:
             self.get_rate()  # raises, naming the fix
         check_policy_name(self.scope or type(self).__name__)
+        self._check_settings()
+
+    def _check_settings(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}.strategy is {self.strategy!r}; use one of "
+                f"{', '.join(map(repr, STRATEGIES))}."
+            )
+        if self.on_store_error not in ("allow", "refuse"):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}.on_store_error is {self.on_store_error!r}; use 'allow' "
+                f"or 'refuse'."
+            )
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         """The key to count ``request`` under, or ``None`` not to throttle it."""
@@ -374,6 +382,7 @@ class ScopedRateThrottle(SimpleRateThrottle):
         return self.view_scope(view) is not None
 
     def check(self, view: Any) -> None:
+        self._check_settings()
         scope = self.view_scope(view)
         if scope is not None and self.rate is None and scope not in self.rates:
             raise ImproperlyConfigured(
