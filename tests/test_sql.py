@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from asgi_lifespan import LifespanManager
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 from tortoise.expressions import F, Q, Subquery
@@ -252,6 +252,26 @@ ORDERING = st.none() | st.tuples(
 ).map(lambda t: [f"-{c}" if desc else c for c, desc in t[0]] + [t[1]])
 
 
+def drops_a_negation(q: Q) -> bool:
+    """Whether ``q`` holds a negated ``Q`` with no filters of its own whose only child is
+    negated too, which Tortoise 1.1.9 renders with one ``NOT`` instead of two."""
+    if q._is_negated and not q.filters and len(q.children) == 1 and q.children[0]._is_negated:
+        return True
+    return any(drops_a_negation(child) for child in q.children)
+
+
+async def test_two_stacked_negations_cancel(users: list[User]) -> None:
+    """``exclude(Q(~Q(pk__in=[x])))`` is the row ``x``: prepared SQL says so; Tortoise 1.1.9
+    renders ``"id" NOT IN (x)`` and finds nothing (found by the property test below)."""
+    await Sample.all().delete()
+    kept = await Sample.create(name="a", at=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC))
+    queryset = Sample.all().exclude(Q(~Q(pk__in=[kept.id])))
+    assert _sql.count(queryset) is not None
+    assert await _sql.count_rows(queryset) == 1
+    # Tortoise's own answer, while its bug lasts: when this fails, drop drops_a_negation().
+    assert await queryset.count() == 0
+
+
 @settings(
     max_examples=100 if IS_POSTGRES else 150,
     deadline=None,
@@ -292,6 +312,9 @@ async def test_prepared_sql_returns_what_tortoise_returns(
                 queryset = (queryset.exclude if negate else queryset.filter)(**{key: value})
         else:
             for negate, q in data.draw(st.lists(st.tuples(st.booleans(), trees), max_size=3)):
+                # Tortoise 1.1.9 drops one of two negations stacked without filters between
+                # them (see test_two_stacked_negations_cancel): it is not the oracle there.
+                assume(not drops_a_negation(~q if negate else q))
                 queryset = queryset.exclude(q) if negate else queryset.filter(q)
         ordering = data.draw(ORDERING, label="ordering")
         paths = ["id", *data.draw(st.lists(st.sampled_from(PATHS), min_size=1, unique=True))]
