@@ -8,7 +8,8 @@ documented answers, so that the schema shows what the action can really answer::
     GET /companies           200 Paginated[CompanyRead], 400 (a bad ordering or cursor),
                              404 (page numbers past the last page)
 
-A throttled action documents its 429 (``Retry-After``) and the ``RateLimit`` headers on every
+``list`` and ``retrieve`` document their ``ETag`` and ``304``. A throttled action documents its
+429 (``Retry-After``) and the ``RateLimit`` headers on every
 answer; a 503 too when a throttle refuses requests while its store is down.
 
 Every error answer documents the library's one error shape, ``{"detail": "..."}``.
@@ -25,9 +26,11 @@ from .throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from .views import BoundAction
 
 __all__ = (
+    "conditional_responses",
     "list_response_model",
     "listing_responses",
     "may_refuse",
+    "merge",
     "summary",
     "throttle_responses",
     "throttles",
@@ -189,6 +192,36 @@ def throttle_responses(found: list[BaseThrottle] | None, status_code: int) -> Re
             "description": "The throttles' store cannot be reached",
             "headers": {"Retry-After": {"schema": {"type": "integer"}}},
         }
+    return responses
+
+
+def conditional_responses(status_code: int) -> Responses:
+    """What ``list`` and ``retrieve`` answer to conditional requests: an ``ETag`` on their
+    success, and ``304`` when the request's ``If-None-Match`` holds it."""
+    etag = {
+        "ETag": {
+            "description": "A strong entity tag of the answer; send it back in If-None-Match.",
+            "schema": {"type": "string"},
+        }
+    }
+    return {
+        status_code: {"headers": etag},
+        304: {
+            "description": "Not Modified: the If-None-Match tag is the current one; no body",
+            "headers": etag,
+        },
+    }
+
+
+def merge(responses: Responses, more: Responses) -> Responses:
+    """Add ``more`` to ``responses``; the headers of an answer both name are joined."""
+    for code, answer in more.items():
+        found = responses.get(code)
+        if found is None:
+            responses[code] = answer
+        else:
+            headers = {**found.get("headers", {}), **answer.get("headers", {})}
+            responses[code] = {**found, **answer, "headers": headers}
     return responses
 
 

@@ -331,6 +331,8 @@ class _Registration:
         responses.update(
             openapi.throttle_responses(openapi.throttles(self.cls, bound), status_code)
         )
+        if name in ("list", "retrieve"):
+            openapi.merge(responses, openapi.conditional_responses(status_code))
         response_model: Any = None
         if name == "list":
             response_model = openapi.list_response_model(bound)

@@ -6,7 +6,7 @@ A request to a viewset route goes through the same named steps, each a method yo
     initial()               before the body is validated: check_permissions() (401 / 403),
                             then check_throttles() (429)
     <the action>            list, retrieve, ... or an @action method, on a new instance
-    finalize_response(r)    the last word on the response (headers, status)
+    finalize_response(r)    the last word on the response: conditional_response() (ETag, 304)
 
 An instance serves one request, so anything set on ``self`` in ``initial()`` is there for the
 action and gone with the request::
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, TypeAdapter
 from tortoise.models import Model
 
+from .conditional import etag_of, none_match, not_modified
 from .exceptions import NotAuthenticated, PermissionDenied, Throttled
 from .filters import Listing
 from .pagination import BasePagination
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
 __all__ = ("APIView", "BoundAction")
+
+#: The reads whose answers carry an ETag (see fastapi_viewsets.conditional).
+_TAGGED_ACTIONS = frozenset({"list", "retrieve"})
 
 
 @dataclass(frozen=True)
@@ -160,11 +164,28 @@ class APIView:
     def finalize_response(self, response: Response) -> Response:
         """The response the action answered, before it is sent; return it (or another).
 
+        The library's step here is :meth:`conditional_response` (``ETag`` and ``304``).
+
         For a value that FastAPI serialises itself (an ``@action`` whose route asks for
         FastAPI's response options), ``response`` is FastAPI's ``Response`` parameter, whose
         headers and status code FastAPI puts on what it sends; another response returned
         instead is sent in place of the value.
         """
+        return self.conditional_response(response)
+
+    def conditional_response(self, response: Response) -> Response:
+        """Tag the 200 of ``list`` and ``retrieve`` with a strong ``ETag`` (a hash of its
+        bytes); answer ``304 Not Modified`` when the request's ``If-None-Match`` says the client
+        has it."""
+        if self.action not in _TAGGED_ACTIONS or response.status_code != 200:
+            return response
+        body = getattr(response, "body", None)
+        if not isinstance(body, bytes):
+            return response
+        etag = etag_of(body)
+        response.raw_headers.append((b"etag", etag.encode("latin-1")))
+        if none_match(self.request.headers.get("if-none-match"), etag):
+            return not_modified(response)
         return response
 
     # --- permissions ------------------------------------------------------------------------

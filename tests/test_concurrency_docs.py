@@ -1,0 +1,44 @@
+"""The code samples of docs/concurrency.md, run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docs.examples import concurrency_etag, permissions_app
+from docs.examples.permissions_app import Company
+from tests.utils import create_app, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_page_includes_every_concurrency_sample() -> None:
+    page = (ROOT / "docs" / "concurrency.md").read_text()
+    samples = sorted((ROOT / "docs" / "examples").glob("concurrency_*.py"))
+    assert samples
+    for sample in samples:
+        assert f'```python\n--8<-- "docs/examples/{sample.name}"\n```' in page, sample.name
+
+
+async def test_the_caching_client_revalidates_with_the_etag() -> None:
+    app = create_app(concurrency_etag.router, modules=[permissions_app.__name__])
+    sent: list[int] = []
+    async with serve(app) as http:
+        http.event_hooks["response"].append(lambda r: _record(sent, r))
+        client = concurrency_etag.CachingClient(http)
+        company = await Company.create(name="acme")
+        url = f"/companies/{company.id}"
+        first = await client.get(url)
+        second = await client.get(url)
+        assert first == second
+        assert sent == [200, 304]  # the second answer came without its body
+        await Company.filter(id=company.id).update(name="acme 2")
+        third = await client.get(url)
+        assert b"acme 2" in third
+        assert sent == [200, 304, 200]
+        listed = await client.get("/companies")
+        assert await client.get("/companies") == listed
+        assert sent[-2:] == [200, 304]
+
+
+async def _record(sent: list[int], response: object) -> None:
+    sent.append(response.status_code)  # type: ignore[attr-defined]
