@@ -303,6 +303,10 @@ class _FastRows:
     async def update(
         self, view: View, kwargs: dict[str, Any], *, partial: bool = False
     ) -> Response:
+        if view.conditional_write():
+            # If-Match is compared with the row in a transaction that locks it: the mixin's.
+            mixin = cast("UpdateModelMixin[Any]", view)
+            return await mixin._update(kwargs["data"], partial=partial)
         values = view.get_write_values(kwargs["data"], partial=partial)
         view.validate_values(values)
         # The row is read first (a 404, the changed columns) and only the columns that changed
@@ -320,6 +324,8 @@ class _FastRows:
         return await self.update(view, kwargs, partial=True)
 
     async def destroy(self, view: View, kwargs: dict[str, Any]) -> Response:
+        if view.conditional_write():
+            return await cast("DestroyModelMixin[Any]", view).destroy()
         async with view.atomic(deleting=True):
             obj, _ = await self._object_to_write(view)
             await view.perform_destroy(obj)

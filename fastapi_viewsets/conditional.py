@@ -9,6 +9,11 @@ representation is the same::
     If-None-Match: "5d41402abc4b2a76b9719d911017c592"
                                           304, ETag: "5d41402abc4b2a76b9719d911017c592"
 
+Writes honour ``If-Match``: ``update``, ``partial_update`` and ``destroy`` compare it with the
+tag of the row as it is, in the transaction that writes, with the row locked (``SELECT ... FOR
+UPDATE`` on PostgreSQL; SQLite runs one write transaction at a time), and answer ``412`` without
+writing when it does not match. ``create``, ``update`` and ``partial_update`` answer the new tag.
+
 The tag is made from the response's bytes, so it changes with anything the client would see
 (a field, a nested relation, a page's ``count``), whatever changed it, and costs a hash of the
 body (about a microsecond per kilobyte). ``If-None-Match`` compares weakly, as RFC 9110
@@ -22,7 +27,7 @@ import hashlib
 
 from starlette.responses import Response
 
-__all__ = ("etag_of", "none_match", "not_modified")
+__all__ = ("etag_of", "if_match", "none_match", "not_modified")
 
 # What a 304 keeps of the 200 it stands for (RFC 9110 15.4.5).
 _KEPT = ("cache-control", "content-location", "date", "etag", "expires", "vary")
@@ -52,6 +57,13 @@ def none_match(header: str | None, etag: str) -> bool:
         return False
     tags = _tags(header)
     return "*" in tags or etag in tags
+
+
+def if_match(header: str, etag: str) -> bool:
+    """Whether ``If-Match: header`` holds for a representation tagged ``etag``. It compares
+    strongly (RFC 9110 13.1.1): a weak tag ``W/"x"`` never matches; ``*`` matches any."""
+    items = [item.strip() for item in header.split(",")]
+    return "*" in items or etag in items
 
 
 def not_modified(response: Response) -> Response:

@@ -39,6 +39,8 @@ __all__ = (
     "NotFound",
     "ParseError",
     "PermissionDenied",
+    "PreconditionFailed",
+    "PreconditionRequired",
     "ServiceUnavailable",
     "StateNotAvailable",
     "Throttled",
@@ -121,6 +123,25 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
     default_code = "conflict"
+
+
+class PreconditionFailed(APIException):
+    """412: the row changed since the client read it (its ``If-Match`` is not the current
+    ``ETag``); nothing was written."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = (
+        "The resource has changed since it was read: If-Match does not name its current ETag."
+    )
+    default_code = "precondition_failed"
+
+
+class PreconditionRequired(APIException):
+    """428: the viewset requires ``If-Match`` on writes (``require_if_match``)."""
+
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = "This write needs an If-Match header with the resource's current ETag."
+    default_code = "precondition_required"
 
 
 class Throttled(APIException):

@@ -52,7 +52,8 @@ from tortoise.transactions import in_transaction
 from . import _tortoise
 from ._integrity import conflict_from
 from ._values import column_problem, safe_input
-from .exceptions import NotFound
+from .conditional import etag_of, if_match
+from .exceptions import NotFound, PreconditionFailed, PreconditionRequired
 from .filters import FilterSet
 from .pagination import BasePagination
 from .schemas import default_read_schema
@@ -197,11 +198,33 @@ class GenericViewSet(APIView, Generic[ModelT]):
     async def get_object(self) -> ModelT:
         """The row the URL names, within ``get_queryset()``; a 404 when it is not there."""
         queryset = self._lookup_queryset()
+        if queryset is not None and self.conditional_write():
+            # The row stays as it is read until the write commits (PostgreSQL; SQLite runs
+            # one write transaction at a time), so If-Match is compared with what is written.
+            queryset = queryset.select_for_update()
         obj = None if queryset is None else await self.bound.plan.apply(queryset).get_or_none()
         if obj is None:
             self._not_found()
         await self.check_object_permissions(obj)
         return obj
+
+    def conditional_write(self) -> bool:
+        """Whether this request is a write that ``If-Match`` governs: an ``update``,
+        ``partial_update`` or ``destroy`` that sends it, or of a viewset that requires it."""
+        if self.action not in ("update", "partial_update", "destroy"):
+            return False
+        return self.require_if_match or "if-match" in self.request.headers
+
+    def check_if_match(self, obj: ModelT) -> None:
+        """Refuse the write unless ``If-Match`` names ``obj``'s current ETag: 412; 428 when the
+        viewset requires the header and it is missing."""
+        header = self.request.headers.get("if-match")
+        if header is None:
+            if self.require_if_match:
+                raise PreconditionRequired()
+            return
+        if not if_match(header, etag_of(self.serialize(obj))):
+            raise PreconditionFailed()
 
     def _lookup_queryset(self) -> QuerySet[ModelT] | None:
         """The scoped queryset filtered by the URL's lookup; ``None`` when the value cannot

@@ -85,6 +85,8 @@ class UpdateModelMixin(GenericViewSet[ModelT]):
         self.validate_values(values)
         async with self.atomic(values):
             obj = await self.get_object()
+            if self.conditional_write():
+                self.check_if_match(obj)
             self._note_loaded(obj)
             self.apply_values(obj, values)
             updated = await self.perform_update(obj)
@@ -98,5 +100,8 @@ class DestroyModelMixin(GenericViewSet[ModelT]):
 
     async def destroy(self) -> Response:
         async with self.atomic(deleting=True):
-            await self.perform_destroy(await self.get_object())
+            obj = await self.get_object()
+            if self.conditional_write():
+                self.check_if_match(obj)
+            await self.perform_destroy(obj)
         return Response(status_code=204)

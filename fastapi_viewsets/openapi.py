@@ -8,7 +8,8 @@ documented answers, so that the schema shows what the action can really answer::
     GET /companies           200 Paginated[CompanyRead], 400 (a bad ordering or cursor),
                              404 (page numbers past the last page)
 
-``list`` and ``retrieve`` document their ``ETag`` and ``304``. A throttled action documents its
+``list`` and ``retrieve`` document their ``ETag`` and ``304``; writes their new ``ETag``,
+``412`` and, where the viewset requires ``If-Match``, ``428``. A throttled action documents its
 429 (``Retry-After``) and the ``RateLimit`` headers on every
 answer; a 503 too when a throttle refuses requests while its store is down.
 
@@ -31,6 +32,7 @@ __all__ = (
     "listing_responses",
     "may_refuse",
     "merge",
+    "precondition_responses",
     "summary",
     "throttle_responses",
     "throttles",
@@ -195,22 +197,46 @@ def throttle_responses(found: list[BaseThrottle] | None, status_code: int) -> Re
     return responses
 
 
+_ETAG = {
+    "ETag": {
+        "description": "A strong entity tag of the answer: send it in If-None-Match to "
+        "revalidate, in If-Match to write only if it is still current.",
+        "schema": {"type": "string"},
+    }
+}
+
+
 def conditional_responses(status_code: int) -> Responses:
     """What ``list`` and ``retrieve`` answer to conditional requests: an ``ETag`` on their
     success, and ``304`` when the request's ``If-None-Match`` holds it."""
-    etag = {
-        "ETag": {
-            "description": "A strong entity tag of the answer; send it back in If-None-Match.",
-            "schema": {"type": "string"},
-        }
-    }
     return {
-        status_code: {"headers": etag},
+        status_code: {"headers": _ETAG},
         304: {
             "description": "Not Modified: the If-None-Match tag is the current one; no body",
-            "headers": etag,
+            "headers": _ETAG,
         },
     }
+
+
+def precondition_responses(cls: Any, action: str, status_code: int) -> Responses:
+    """What a write answers about ``If-Match``: the new ``ETag`` (not for ``destroy``), 412
+    when the tag is stale, 428 when the viewset requires the header."""
+    responses: Responses = {}
+    if action != "destroy":
+        responses[status_code] = {"headers": _ETAG}
+    if action == "create":
+        return responses
+    responses[412] = {
+        "model": ErrorResponse,
+        "description": "Precondition Failed: If-Match does not name the current ETag; "
+        "nothing was written",
+    }
+    if getattr(cls, "require_if_match", False):
+        responses[428] = {
+            "model": ErrorResponse,
+            "description": "Precondition Required: this write needs If-Match",
+        }
+    return responses
 
 
 def merge(responses: Responses, more: Responses) -> Responses:

@@ -333,6 +333,8 @@ class _Registration:
         )
         if name in ("list", "retrieve"):
             openapi.merge(responses, openapi.conditional_responses(status_code))
+        elif name in ("create", "update", "partial_update", "destroy"):
+            openapi.merge(responses, openapi.precondition_responses(self.cls, name, status_code))
         response_model: Any = None
         if name == "list":
             response_model = openapi.list_response_model(bound)

@@ -53,8 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = ("APIView", "BoundAction")
 
-#: The reads whose answers carry an ETag (see fastapi_viewsets.conditional).
-_TAGGED_ACTIONS = frozenset({"list", "retrieve"})
+#: The reads whose answers carry an ETag and honour If-None-Match, and the writes whose
+#: answers carry the new ETag (see fastapi_viewsets.conditional).
+_TAGGED_READS = frozenset({"list", "retrieve"})
+_TAGGED_WRITES = frozenset({"create", "update", "partial_update"})
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ class APIView:
     throttle_classes: ClassVar[Sequence[ThrottleLike]] = ()
     #: The scope of ``ScopedRateThrottle`` for this viewset's actions.
     throttle_scope: ClassVar[str | None] = None
+    #: Whether update, partial_update and destroy answer 428 without an ``If-Match`` header.
+    require_if_match: ClassVar[bool] = False
     #: The class ``self.state`` is an instance of; a view over the request's one state.
     state_class: ClassVar[type[BaseStateManager[Any]]] = BaseStateManager
 
@@ -174,17 +178,18 @@ class APIView:
         return self.conditional_response(response)
 
     def conditional_response(self, response: Response) -> Response:
-        """Tag the 200 of ``list`` and ``retrieve`` with a strong ``ETag`` (a hash of its
-        bytes); answer ``304 Not Modified`` when the request's ``If-None-Match`` says the client
-        has it."""
-        if self.action not in _TAGGED_ACTIONS or response.status_code != 200:
+        """Tag the answers of ``list``, ``retrieve`` and the writes with a strong ``ETag`` (a
+        hash of their bytes); answer a read ``304 Not Modified`` when the request's
+        ``If-None-Match`` says the client has it."""
+        reads = self.action in _TAGGED_READS
+        if not (reads or self.action in _TAGGED_WRITES) or response.status_code not in (200, 201):
             return response
         body = getattr(response, "body", None)
         if not isinstance(body, bytes):
             return response
         etag = etag_of(body)
         response.raw_headers.append((b"etag", etag.encode("latin-1")))
-        if none_match(self.request.headers.get("if-none-match"), etag):
+        if reads and none_match(self.request.headers.get("if-none-match"), etag):
             return not_modified(response)
         return response
 

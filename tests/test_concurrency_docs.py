@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from docs.examples import concurrency_etag, permissions_app
+from docs.examples import concurrency_etag, concurrency_if_match, permissions_app
 from docs.examples.permissions_app import Company
 from tests.utils import create_app, serve
 
@@ -42,3 +43,21 @@ async def test_the_caching_client_revalidates_with_the_etag() -> None:
 
 async def _record(sent: list[int], response: object) -> None:
     sent.append(response.status_code)  # type: ignore[attr-defined]
+
+
+async def test_the_editing_client_retries_on_412_and_loses_no_update() -> None:
+    app = create_app(concurrency_if_match.router, modules=[permissions_app.__name__])
+    async with serve(app) as http:
+        company = await Company.create(name="acme")
+        url = f"/companies/{company.id}"
+        bare = await http.patch(url, json={"name": "no precondition"})
+        assert bare.status_code == 428
+
+        # Two editors at once, each appending a word to the name: with If-Match and a retry on
+        # 412, both words survive, whoever writes first.
+        await asyncio.gather(
+            concurrency_if_match.edit(http, url, lambda row: {"name": row["name"] + " one"}),
+            concurrency_if_match.edit(http, url, lambda row: {"name": row["name"] + " two"}),
+        )
+        name = (await Company.get(id=company.id)).name
+        assert sorted(name.split()) == ["acme", "one", "two"]

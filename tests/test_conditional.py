@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -108,11 +109,12 @@ async def test_list_answers_an_etag_of_the_page() -> None:
         assert fresh.json()["count"] == 4
 
 
-async def test_only_reads_that_succeed_are_tagged() -> None:
+async def test_a_create_answers_the_tag_of_what_it_made_and_errors_none() -> None:
     async with serve(create_app(company_router())) as client:
         created = await client.post("/companies", json={"name": "acme"})
         assert created.status_code == 201
-        assert "ETag" not in created.headers  # writes answer their tag with If-Match (#13)
+        read = await client.get(f"/companies/{created.json()['id']}")
+        assert created.headers["ETag"] == read.headers["ETag"]
         missing = await client.get("/companies/999999", headers={"If-None-Match": "*"})
         assert missing.status_code == 404
         assert "ETag" not in missing.headers
@@ -175,3 +177,111 @@ def test_openapi_documents_the_etag_and_304_of_list_and_retrieve() -> None:
         assert "application/json" in responses["200"]["content"]
     for operation in (paths["/companies"]["post"], paths["/companies/{id}"]["patch"]):
         assert "304" not in operation["responses"]
+
+
+# --- If-Match on writes ------------------------------------------------------------------------
+
+
+async def test_a_write_with_the_current_etag_passes_and_answers_the_new_one() -> None:
+    async with serve(create_app(company_router())) as client:
+        company = await Company.create(name="acme")
+        read = await client.get(f"/companies/{company.id}")
+        tag = read.headers["ETag"]
+        patched = await client.patch(
+            f"/companies/{company.id}", json={"name": "acme 2"}, headers={"If-Match": tag}
+        )
+        assert patched.status_code == 200
+        new_tag = patched.headers["ETag"]
+        assert new_tag != tag
+        # The new tag is the one a read now answers: the client may write again with it.
+        assert (await client.get(f"/companies/{company.id}")).headers["ETag"] == new_tag
+        again = await client.put(
+            f"/companies/{company.id}", json={"name": "acme 3"}, headers={"If-Match": new_tag}
+        )
+        assert again.status_code == 200
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_a_write_with_a_stale_etag_is_412_and_writes_nothing(method: str) -> None:
+    async with serve(create_app(company_router())) as client:
+        company = await Company.create(name="acme")
+        stale = (await client.get(f"/companies/{company.id}")).headers["ETag"]
+        await Company.filter(id=company.id).update(name="changed elsewhere")
+        body = {"json": {"name": "mine"}} if method != "DELETE" else {}
+        answer = await client.request(
+            method, f"/companies/{company.id}", headers={"If-Match": stale}, **body
+        )
+        assert answer.status_code == 412
+        assert answer.json()["detail"].startswith("The resource has changed")
+        row = await Company.get(id=company.id)
+        assert row.name == "changed elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [("{tag}", 200), ("W/{tag}", 412), ('"other", {tag}', 200), ("*", 200), ('"other"', 412)],
+)
+async def test_if_match_compares_strongly_and_takes_lists(header: str, status: int) -> None:
+    async with serve(create_app(company_router())) as client:
+        company = await Company.create(name="acme")
+        tag = (await client.get(f"/companies/{company.id}")).headers["ETag"]
+        answer = await client.patch(
+            f"/companies/{company.id}",
+            json={"name": "new"},
+            headers={"If-Match": header.format(tag=tag)},
+        )
+    assert answer.status_code == status
+
+
+async def test_a_viewset_may_require_if_match() -> None:
+    async with serve(create_app(company_router(require_if_match=True))) as client:
+        company = await Company.create(name="acme")
+        bare = await client.patch(f"/companies/{company.id}", json={"name": "new"})
+        assert bare.status_code == 428
+        assert "If-Match" in bare.json()["detail"]
+        gone = await client.delete(f"/companies/{company.id}")
+        assert gone.status_code == 428
+        tag = (await client.get(f"/companies/{company.id}")).headers["ETag"]
+        deleted = await client.delete(f"/companies/{company.id}", headers={"If-Match": tag})
+        assert deleted.status_code == 204
+        # Reads and creates need no header.
+        assert (await client.post("/companies", json={"name": "b"})).status_code == 201
+
+
+async def test_a_missing_row_is_404_before_its_precondition() -> None:
+    async with serve(create_app(company_router(require_if_match=True))) as client:
+        answer = await client.patch("/companies/999999", json={"name": "x"})
+    assert answer.status_code == 404
+
+
+async def test_of_concurrent_writes_with_one_etag_exactly_one_passes() -> None:
+    async with serve(create_app(company_router())) as client:
+        company = await Company.create(name="acme")
+        tag = (await client.get(f"/companies/{company.id}")).headers["ETag"]
+        answers = await asyncio.gather(
+            *(
+                client.patch(
+                    f"/companies/{company.id}",
+                    json={"name": f"writer {i}"},
+                    headers={"If-Match": tag},
+                )
+                for i in range(20)
+            )
+        )
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [200] + [412] * 19
+        winner = next(a for a in answers if a.status_code == 200)
+        assert (await Company.get(id=company.id)).name == winner.json()["name"]
+
+
+def test_openapi_documents_the_preconditions_of_writes() -> None:
+    paths = create_app(company_router(require_if_match=True)).openapi()["paths"]
+    for method in ("put", "patch", "delete"):
+        responses = paths["/companies/{id}"][method]["responses"]
+        assert {"412", "428"} <= set(responses), method
+    assert set(paths["/companies/{id}"]["patch"]["responses"]["200"]["headers"]) == {"ETag"}
+    assert set(paths["/companies"]["post"]["responses"]["201"]["headers"]) == {"ETag"}
+    assert "412" not in paths["/companies"]["post"]["responses"]
+    plain = create_app(company_router()).openapi()["paths"]
+    assert "428" not in plain["/companies/{id}"]["patch"]["responses"]
+    assert "412" in plain["/companies/{id}"]["patch"]["responses"]

@@ -408,9 +408,11 @@ async def test_openapi_responses_of_every_standard_route() -> None:
     assert "409" not in ops[("GET", "/companies/{id}")]["responses"]
     assert "409" in ops[("PUT", "/companies/{id}")]["responses"]
     assert "409" in ops[("PATCH", "/companies/{id}")]["responses"]
+    for method in ("PUT", "PATCH"):
+        assert schema(ops[(method, "/companies/{id}")], "412") == error
 
     destroy = ops[("DELETE", "/companies/{id}")]
-    assert set(destroy["responses"]) == {"204", "404", "409", "422"}
+    assert set(destroy["responses"]) == {"204", "404", "409", "412", "422"}  # 412: If-Match
     assert "content" not in destroy["responses"]["204"]
 
     def body(operation: dict[str, Any]) -> Any:
