@@ -1,6 +1,7 @@
 """The store: where counts shared by requests live, named by a URL.
 
-Throttles keep their counts here (and so will idempotency keys). One process needs nothing set
+Throttles keep their counts here; idempotency keys will keep their answers here
+(:meth:`Store.claim`, :meth:`Store.put`, :meth:`Store.get`, :meth:`Store.delete`). One process needs nothing set
 up; several processes, or several hosts, share a Redis::
 
     memory://                           this process only (the default)
@@ -32,9 +33,11 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import threading
 import time
 import weakref
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from limits import RateLimitItem, WindowStats, strategies
@@ -64,6 +67,13 @@ DEFAULT_PREFIX = "fastapi_viewsets"
 #: The ``limits`` strategies a throttle may count with (see docs/throttling.md).
 Strategy = Literal["moving-window", "sliding-window-counter", "fixed-window"]
 STRATEGIES: tuple[Strategy, ...] = ("moving-window", "sliding-window-counter", "fixed-window")
+
+try:  # redis-py is the optional "redis" extra
+    from redis.exceptions import RedisError
+
+    _REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError,)
+except ImportError:  # pragma: no cover - without it no store is a Redis one
+    _REDIS_ERRORS = ()
 
 #: Seconds a Redis that failed is not asked again (its throttles follow on_store_error).
 RETRY_AFTER_FAILURE = 1.0
@@ -119,6 +129,10 @@ class Store:
         #: Until when (time.monotonic()) a Redis that just failed is not asked again.
         self._down_until = 0.0
         self._warned_at = -math.inf
+        self._values = _MemoryValues()
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
         # A Redis client's connections belong to the event loop that opened them, so each
         # loop gets its own (a server has one; tests and TestClient may have many).
         self._redis: weakref.WeakKeyDictionary[
@@ -224,13 +238,78 @@ class Store:
             return self._memory_limiter(strategy).get_window_stats(limit, key)
         return await self._redis_limiter(strategy).get_window_stats(limit, key)
 
+    # --- values (idempotency keys) ---------------------------------------------------------
+
+    async def claim(self, key: str, value: bytes, ttl: float) -> bytes | None:
+        """Set ``key`` to ``value`` for ``ttl`` seconds unless it is set: ``None`` when this
+        call set it, else the value it has. One atomic operation (in Redis, ``SET NX GET``), so
+        of many processes claiming one key at once exactly one gets ``None``."""
+        name = f"{self.prefix}:value:{key}"
+        if not self.shared:
+            return self._values.claim(name, value, ttl)
+        self._check_up()
+        try:
+            found = await self._client().set(name, value, nx=True, get=True, px=_ms(ttl))
+        except _REDIS_ERRORS as exc:
+            self.failed()
+            raise StorageError(exc) from exc
+        return None if found is None else bytes(found)
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        """Set ``key`` to ``value`` for ``ttl`` seconds, whatever it was."""
+        name = f"{self.prefix}:value:{key}"
+        if not self.shared:
+            self._values.put(name, value, ttl)
+            return
+        await self._redis_call(lambda client: client.set(name, value, px=_ms(ttl)))
+
+    async def get(self, key: str) -> bytes | None:
+        """The value of ``key``, or ``None``."""
+        name = f"{self.prefix}:value:{key}"
+        if not self.shared:
+            return self._values.get(name)
+        found = await self._redis_call(lambda client: client.get(name))
+        return None if found is None else bytes(found)
+
+    async def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        name = f"{self.prefix}:value:{key}"
+        if not self.shared:
+            self._values.delete(name)
+            return
+        await self._redis_call(lambda client: client.delete(name))
+
+    async def _redis_call(self, call: Callable[[Any], Awaitable[Any]]) -> Any:
+        self._check_up()
+        try:
+            return await call(self._client())
+        except _REDIS_ERRORS as exc:
+            self.failed()
+            raise StorageError(exc) from exc
+
+    def _client(self) -> Any:
+        """This event loop's Redis client for values (the limiters have their own)."""
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            for closed in [other for other in self._clients if other.is_closed()]:
+                del self._clients[closed]
+            client = redis.asyncio.Redis.from_url(
+                self._client_url(), retry=self._retry(), decode_responses=False
+            )
+            self._clients[loop] = client
+        return client
+
     async def clear(self) -> None:
         """Forget every count of this store (in Redis, the keys under its prefix): for tests."""
         if not self.shared:
             if self._memory_storage is not None:
                 self._memory_storage.reset()
+            self._values = _MemoryValues()
             return
-        await self._redis_storage().reset()
+        await self._redis_storage().reset()  # every key under the prefix, values included
 
     # --- the limiters -----------------------------------------------------------------------
 
@@ -268,9 +347,6 @@ class Store:
 
     def _new_redis_storage(self) -> AsyncStorage:
         from limits.aio.storage import RedisStorage
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError
 
         url = self._client_url()
         return RedisStorage(
@@ -279,10 +355,60 @@ class Store:
             implementation="redispy",
             wrap_exceptions=True,
             key_prefix=self.prefix,
-            # One retry, at once, of a broken connection (a pooled one that Redis closed is
-            # replaced); none of a timeout, which would double the wait.
-            retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)),  # type: ignore[arg-type]
+            retry=self._retry(),
         )
+
+    @staticmethod
+    def _retry() -> Any:
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError
+
+        # One retry, at once, of a broken connection (a pooled one that Redis closed is
+        # replaced); none of a timeout, which would double the wait.
+        return Retry(NoBackoff(), 1, supported_errors=(ConnectionError,))
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+class _MemoryValues:
+    """The values of a ``memory://`` store: a dict with expiry times, under a lock (threads
+    with loops of their own may share a store)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[bytes, float]] = {}
+
+    def _live(self, name: str, now: float) -> bytes | None:
+        found = self._items.get(name)
+        if found is None:
+            return None
+        if found[1] <= now:
+            del self._items[name]
+            return None
+        return found[0]
+
+    def claim(self, name: str, value: bytes, ttl: float) -> bytes | None:
+        with self._lock:
+            now = time.monotonic()
+            found = self._live(name, now)
+            if found is None:
+                self._items[name] = (value, now + ttl)
+            return found
+
+    def put(self, name: str, value: bytes, ttl: float) -> None:
+        with self._lock:
+            self._items[name] = (value, time.monotonic() + ttl)
+
+    def get(self, name: str) -> bytes | None:
+        with self._lock:
+            return self._live(name, time.monotonic())
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            self._items.pop(name, None)
 
 
 _SYNC: dict[str, type[strategies.RateLimiter]] = {

@@ -385,3 +385,47 @@ def test_the_redis_clients_of_closed_loops_are_let_go(redis_url: str) -> None:
     for _ in range(5):
         asyncio.run(store.hit("moving-window", parse_rate("100/minute"), "k"))
     assert len(store._redis) == 1  # only the last loop's, until another loop asks
+
+
+# --- values: what idempotency keys will keep ---------------------------------------------------
+
+
+async def check_values(store: Store) -> None:
+    key = f"v-{uuid.uuid4().hex}"
+    assert await store.get(key) is None
+    assert await store.claim(key, b"running", ttl=60) is None  # this call set it
+    assert await store.claim(key, b"other", ttl=60) == b"running"  # set already: its value
+    await store.put(key, b"answer", ttl=60)
+    assert await store.get(key) == b"answer"
+    await store.delete(key)
+    assert await store.get(key) is None
+    short = f"{key}-short"
+    assert await store.claim(short, b"x", ttl=0.05) is None
+    await asyncio.sleep(0.1)
+    assert await store.get(short) is None  # expired
+    assert await store.claim(short, b"y", ttl=60) is None
+
+
+async def test_memory_values_claim_put_get_delete_and_expire() -> None:
+    await check_values(Store("memory://"))
+
+
+async def test_redis_values_claim_put_get_delete_and_expire(redis_url: str) -> None:
+    await check_values(Store(redis_url))
+
+
+async def test_of_concurrent_claims_of_one_key_exactly_one_wins(redis_url: str) -> None:
+    key = f"k-{uuid.uuid4().hex}"
+    for store in (Store("memory://"), Store(redis_url)):
+        found = await asyncio.gather(*(store.claim(key, f"{i}".encode(), 60) for i in range(20)))
+        assert found.count(None) == 1
+        winner = next(str(i).encode() for i, f in enumerate(found) if f is None)
+        assert all(f == winner for f in found if f is not None)
+
+
+async def test_values_of_a_store_that_is_down_raise_storage_error() -> None:
+    store = Store("redis://127.0.0.1:1/0")
+    with pytest.raises(StorageError):
+        await store.claim("k", b"v", 60)
+    with pytest.raises(StorageError):  # answered at once: the store failed less than 1 s ago
+        await store.get("k")
