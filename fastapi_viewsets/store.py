@@ -1,8 +1,8 @@
 """The store: where counts shared by requests live, named by a URL.
 
 Throttles keep their counts here; idempotency keys will keep their answers here
-(:meth:`Store.claim`, :meth:`Store.put`, :meth:`Store.get`, :meth:`Store.delete`). One process needs nothing set
-up; several processes, or several hosts, share a Redis::
+(:meth:`Store.claim`, :meth:`Store.put`, :meth:`Store.get`, :meth:`Store.delete`). One process
+needs nothing set up; several processes, or several hosts, share a Redis::
 
     memory://                           this process only (the default)
     redis://127.0.0.1:6379/0            every process that names the same Redis database
