@@ -201,7 +201,9 @@ class GenericViewSet(APIView, Generic[ModelT]):
         if queryset is not None and self.conditional_write():
             # The row stays as it is read until the write commits (PostgreSQL; SQLite runs
             # one write transaction at a time), so If-Match is compared with what is written.
-            queryset = queryset.select_for_update()
+            # Only its own table: PostgreSQL cannot lock the nullable side of an outer join
+            # (a nullable relation the read schema nests).
+            queryset = queryset.select_for_update(of=(self.model._meta.db_table,))
         obj = None if queryset is None else await self.bound.plan.apply(queryset).get_or_none()
         if obj is None:
             self._not_found()
