@@ -27,6 +27,7 @@ from .throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from .views import BoundAction
 
 __all__ = (
+    "conditional_headers",
     "conditional_responses",
     "list_response_model",
     "listing_responses",
@@ -237,6 +238,24 @@ def precondition_responses(cls: Any, action: str, status_code: int) -> Responses
             "description": "Precondition Required: this write needs If-Match",
         }
     return responses
+
+
+def conditional_headers(cls: Any, action: str) -> dict[str, Any] | None:
+    """The conditional request header an action reads, as an OpenAPI header parameter."""
+    if action in ("list", "retrieve"):
+        name, text = "If-None-Match", "ETags the client has: 304 when one is current."
+    elif action in ("update", "partial_update", "destroy"):
+        name, text = "If-Match", "The ETag the client read: 412 unless it is still current."
+    else:
+        return None
+    parameter = {
+        "name": name,
+        "in": "header",
+        "required": name == "If-Match" and bool(getattr(cls, "require_if_match", False)),
+        "description": text,
+        "schema": {"type": "string"},
+    }
+    return {"parameters": [parameter]}
 
 
 def merge(responses: Responses, more: Responses) -> Responses:

@@ -351,6 +351,7 @@ class _Registration:
             "summary": openapi.summary(name, self.basename),
             "tags": self.tags,
             "responses": responses,
+            "openapi_extra": openapi.conditional_headers(self.cls, name),
         }
         path = self.prefix + (f"/{{{self.lookup}}}" if detail else "")
         self.routes.append(_Route(path, runner, endpoint, route_kwargs))

@@ -366,3 +366,17 @@ async def test_the_tag_of_a_fast_read_is_the_one_a_write_compares() -> None:
             assert written.status_code == 200, (url, written.text)
             # And the new tag it answers is the one the next read answers.
             assert (await client.get(url)).headers["ETag"] == written.headers["ETag"]
+
+
+def test_openapi_documents_the_conditional_request_headers() -> None:
+    def headers(operation: dict[str, Any]) -> dict[str, bool]:
+        return {p["name"]: p["required"] for p in operation["parameters"] if p["in"] == "header"}
+
+    paths = create_app(company_router()).openapi()["paths"]
+    assert headers(paths["/companies"]["get"]) == {"If-None-Match": False}
+    assert headers(paths["/companies/{id}"]["get"]) == {"If-None-Match": False}
+    for method in ("put", "patch", "delete"):
+        assert headers(paths["/companies/{id}"][method]) == {"If-Match": False}
+    assert "parameters" not in paths["/companies"]["post"]
+    required = create_app(company_router(require_if_match=True)).openapi()["paths"]
+    assert headers(required["/companies/{id}"]["patch"]) == {"If-Match": True}

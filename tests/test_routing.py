@@ -21,7 +21,7 @@ from fastapi_viewsets import (
     viewset,
 )
 from tests.models import Company, Tag, User
-from tests.utils import create_app, serve
+from tests.utils import create_app, query_parameters, serve
 
 
 class CompanyRead(BaseModel):
@@ -524,7 +524,7 @@ async def test_openapi_path_parameter_follows_the_model_field(
     path: str, expected: dict[str, Any]
 ) -> None:
     ops = operations(await openapi_of(router, untagged, slug_router))
-    (parameter,) = ops[("GET", path)]["parameters"]
+    (parameter,) = query_parameters(ops[("GET", path)])
     assert parameter["in"] == "path"
     assert parameter["required"] is True
     assert parameter["name"] == path.rsplit("{", 1)[1].rstrip("}")

@@ -82,3 +82,8 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+def query_parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
+    """An OpenAPI operation's parameters other than its headers (If-None-Match, If-Match)."""
+    return [p for p in operation.get("parameters", []) if p["in"] != "header"]
