@@ -20,7 +20,9 @@ query parameters, body models, ``Depends(...)``, ``BackgroundTasks`` and ``Reque
 suffix: ``company-stats``) defaults to the method name. Other keyword arguments go to FastAPI's
 ``add_api_route`` (``summary``, ``responses``, ``dependencies``, ``tags``...).
 ``permission_classes`` and ``throttle_classes`` replace the viewset's for this action only;
-``throttle_scope`` names its scope for ``ScopedRateThrottle``.
+``throttle_scope`` names its scope for ``ScopedRateThrottle``. A POST action honours
+``Idempotency-Key`` as ``create`` does; ``idempotency_keys=False`` turns that off for it and
+``require_idempotency_key=True`` makes it answer 400 without the header.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class ActionSpec:
     permission_classes: Sequence[PermissionLike] | None = None
     throttle_classes: Sequence[ThrottleLike] | None = None
     throttle_scope: str | None = None
+    idempotency_keys: bool | None = None
+    require_idempotency_key: bool | None = None
     route_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,6 +78,8 @@ def action(
     permission_classes: Sequence[PermissionLike] | None = None,
     throttle_classes: Sequence[ThrottleLike] | None = None,
     throttle_scope: str | None = None,
+    idempotency_keys: bool | None = None,
+    require_idempotency_key: bool | None = None,
     **route_kwargs: Any,
 ) -> Callable[[F], F]:
     """Mark a viewset method as a custom route; it is registered with the viewset."""
@@ -90,6 +96,8 @@ def action(
             permission_classes=permission_classes,
             throttle_classes=throttle_classes,
             throttle_scope=throttle_scope,
+            idempotency_keys=idempotency_keys,
+            require_idempotency_key=require_idempotency_key,
             route_kwargs=dict(route_kwargs),
         )
         setattr(func, ACTION_ATTR, spec)

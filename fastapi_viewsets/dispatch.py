@@ -8,9 +8,14 @@ of it runs per request. A request then takes this path::
       FastAPI                  the app's, router's and action's dependencies, then
         ActionRunner.open_view   a new viewset instance, then view.initial() (permissions)
       FastAPI                  path, query and body parameters are validated (422)
-        ActionRunner.endpoint    the handler (the action's method, or its fast twin), then
+        ActionRunner.endpoint    the Idempotency-Key's claim (a retry gets the kept answer),
+                                 the handler (the action's method, or its fast twin), then
                                  view.finalize_response()
     close the state            after the response and its background tasks
+
+A POST that claimed an ``Idempotency-Key`` has its answer kept by the ``ResponseKeeper`` around
+the route, whichever step answered it (the action, an exception handler, FastAPI's own
+serialisation).
 
 ``initial()`` runs in a dependency so that it comes after the dependencies that set the user
 and before the body is validated: an anonymous request gets its 401 even with a bad body. An
@@ -38,6 +43,7 @@ from tortoise.queryset import QuerySet
 from ._fastpath import ActionPath, skips_initial
 from ._lifecycle import StateLifecycle
 from .generics import STANDARD_ACTIONS, GenericViewSet
+from .idempotency import IdempotencyPolicy, ResponseKeeper
 from .state import SCOPE_KEY
 from .views import BoundAction
 
@@ -68,16 +74,25 @@ class ViewSetRoute(APIRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         lifecycle = StateLifecycle(scope, send)
+        send = lifecycle.send
+        keeper: ResponseKeeper | None = None
         runner: ActionRunner | None = getattr(self.endpoint, RUNNER_ATTR, None)
         if runner is not None:  # else a route of the app's own that uses this class
             lifecycle.store.action = runner.bound.name
+            if runner.idempotency is not None and scope["method"] == "POST":
+                keeper = ResponseKeeper(scope, send)
+                send = keeper.send
         try:
             if self.methods and scope["method"] not in self.methods:
-                await _method_not_allowed(self.methods, scope, receive, lifecycle.send)
+                await _method_not_allowed(self.methods, scope, receive, send)
             else:
-                await super().handle(scope, receive, lifecycle.send)
+                await super().handle(scope, receive, send)
         finally:
-            lifecycle.close()
+            try:
+                if keeper is not None:
+                    await keeper.close()
+            finally:
+                lifecycle.close()
 
 
 async def _method_not_allowed(
@@ -118,6 +133,7 @@ class ActionRunner:
         query_names: list[str],
         own_response: str | None,
         lists: bool,
+        idempotency: IdempotencyPolicy | None = None,
     ) -> None:
         self.cls = cls
         self.bound = bound
@@ -136,6 +152,8 @@ class ActionRunner:
         self.finisher = _Finisher(standard=bound.name in STANDARD_ACTIONS)
         #: The permission and throttle classes that need no initial() (see skips_initial).
         self.anyone, self.unthrottled = skips_initial(cls, bound)
+        #: What the action does with Idempotency-Key; None where it takes none.
+        self.idempotency = idempotency
 
     # --- the view ---------------------------------------------------------------------------
 
@@ -189,6 +207,10 @@ class ActionRunner:
             else:
                 view = kwargs.pop(VIEW_PARAM)  # open_view() ran as a dependency
             sub_response = runner.take_parameters(view, kwargs)
+            if runner.idempotency is not None:
+                replayed = await runner.idempotency.begin(view)
+                if replayed is not None:
+                    return replayed
             result = await runner.handler(view, kwargs)
             if runner.lists and isinstance(result, QuerySet):
                 listed = await runner.list_queryset(view, result)

@@ -11,7 +11,9 @@ documented answers, so that the schema shows what the action can really answer::
 ``list`` and ``retrieve`` document their ``ETag`` and ``304``; writes their new ``ETag``,
 ``412`` and, where the viewset requires ``If-Match``, ``428``. A throttled action documents its
 429 (``Retry-After``) and the ``RateLimit`` headers on every
-answer; a 503 too when a throttle refuses requests while its store is down.
+answer; a 503 too when a throttle refuses requests while its store is down. ``create`` and POST
+actions that take idempotency keys document the ``Idempotency-Key`` header and what it may
+answer: 400, 409, 422 and 503.
 
 Every error answer documents the library's one error shape, ``{"detail": "..."}``.
 """
@@ -20,15 +22,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .exceptions import ErrorResponse, ImproperlyConfigured
+from .exceptions import ErrorResponse, ImproperlyConfigured, ValidationErrorResponse
+from .idempotency import HEADER, REPLAYED_HEADER, IdempotencyPolicy
 from .permissions import AllowAny
 from .store import get_store
 from .throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from .views import BoundAction
 
 __all__ = (
-    "conditional_headers",
+    "conditional_header",
     "conditional_responses",
+    "header_parameters",
+    "idempotency_parameter",
+    "idempotency_responses",
     "list_response_model",
     "listing_responses",
     "may_refuse",
@@ -240,34 +246,111 @@ def precondition_responses(cls: Any, action: str, status_code: int) -> Responses
     return responses
 
 
-def conditional_headers(cls: Any, action: str) -> dict[str, Any] | None:
-    """The conditional request header an action reads, as an OpenAPI header parameter."""
+def conditional_header(cls: Any, action: str) -> dict[str, Any] | None:
+    """The conditional request header an action reads, as an OpenAPI parameter."""
     if action in ("list", "retrieve"):
         name, text = "If-None-Match", "ETags the client has: 304 when one is current."
     elif action in ("update", "partial_update", "destroy"):
         name, text = "If-Match", "The ETag the client read: 412 unless it is still current."
     else:
         return None
-    parameter = {
+    return {
         "name": name,
         "in": "header",
         "required": name == "If-Match" and bool(getattr(cls, "require_if_match", False)),
         "description": text,
         "schema": {"type": "string"},
     }
-    return {"parameters": [parameter]}
 
 
 def merge(responses: Responses, more: Responses) -> Responses:
-    """Add ``more`` to ``responses``; the headers of an answer both name are joined."""
+    """Add ``more`` to ``responses``; the headers of an answer both name are joined, and so are
+    their descriptions."""
     for code, answer in more.items():
         found = responses.get(code)
         if found is None:
             responses[code] = answer
         else:
             headers = {**found.get("headers", {}), **answer.get("headers", {})}
-            responses[code] = {**found, **answer, "headers": headers}
+            joined = {**found, **answer, "headers": headers}
+            before, after = found.get("description"), answer.get("description")
+            if before and after and before != after:
+                joined["description"] = f"{before}; or {after[0].lower()}{after[1:]}"
+            responses[code] = joined
     return responses
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+
+
+def idempotency_responses(policy: IdempotencyPolicy | None, status_code: int) -> Responses:
+    """What an action that takes ``Idempotency-Key`` may answer because of it."""
+    if policy is None:
+        return {}
+    missing = "missing or " if policy.required else ""
+    return {
+        status_code: {
+            "headers": {
+                REPLAYED_HEADER: {
+                    "description": "`true` on the kept answer replayed to a retry with the "
+                    f"same {HEADER}",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
+        },
+        400: {
+            "model": ErrorResponse,
+            "description": f"Bad Request: the {HEADER} header is {missing}malformed",
+        },
+        409: {
+            "model": ErrorResponse,
+            "description": f"Conflict: the first request with this {HEADER} is still running",
+            "headers": _RETRY_AFTER,
+        },
+        422: {
+            "model": ValidationErrorResponse,
+            "description": f"Validation Error; or the {HEADER} was sent with another request",
+        },
+        503: {
+            "model": ErrorResponse,
+            "description": f"Service Unavailable: the store of {HEADER}s cannot be reached; "
+            "nothing was done",
+            "headers": _RETRY_AFTER,
+        },
+    }
+
+
+def idempotency_parameter(policy: IdempotencyPolicy | None) -> dict[str, Any] | None:
+    """The ``Idempotency-Key`` header, as an OpenAPI parameter."""
+    if policy is None:
+        return None
+    return {
+        "name": HEADER,
+        "in": "header",
+        "required": policy.required,
+        "description": "A unique value of the client's (a UUID), sent again with the request "
+        "when it is retried: the retry gets the first answer and nothing runs twice. Kept "
+        f"for {_duration(policy.ttl)}.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    }
+
+
+def header_parameters(extra: dict[str, Any] | None, *parameters: Any) -> dict[str, Any] | None:
+    """``extra`` (a route's ``openapi_extra``, left as it is) with ``parameters`` added."""
+    added = [p for p in parameters if p is not None]
+    if not added:
+        return extra
+    extra = dict(extra or {})
+    extra["parameters"] = [*extra.get("parameters", []), *added]
+    return extra
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("hours", 3600), ("minutes", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit[:-1] if count == 1 else unit}"
+    return f"{seconds:g} seconds"
 
 
 def summary(action: str, basename: str) -> str:

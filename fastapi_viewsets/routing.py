@@ -66,6 +66,7 @@ from .dispatch import (
 from .exceptions import ImproperlyConfigured
 from .filters import Listing
 from .generics import STANDARD_ACTIONS, GenericViewSet
+from .idempotency import IdempotencyPolicy
 from .pagination import BasePagination
 from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
 from .state import BaseStateManager
@@ -254,6 +255,7 @@ class _Registration:
         return_annotation: Any = inspect.Signature.empty,
         *,
         lists: bool = False,
+        idempotency: IdempotencyPolicy | None = None,
     ) -> tuple[ActionRunner, Callable[..., Any]]:
         """The runner of action ``bound`` and the endpoint FastAPI calls, whose signature holds
         the action's own parameters, the lookup, the list's query parameters and the view."""
@@ -274,6 +276,7 @@ class _Registration:
             query_names=[p.name for p in query],
             own_response=own_response,
             lists=lists,
+            idempotency=idempotency,
         )
         # With nothing to validate, the view (and its permission check) is made in the endpoint
         # itself, in the same order as a dependency would, minus the dependency's cost.
@@ -335,12 +338,16 @@ class _Registration:
             openapi.merge(responses, openapi.conditional_responses(status_code))
         elif name in ("create", "update", "partial_update", "destroy"):
             openapi.merge(responses, openapi.precondition_responses(self.cls, name, status_code))
+        idempotency = IdempotencyPolicy.for_action(self.cls, name, (method,))
+        openapi.merge(responses, openapi.idempotency_responses(idempotency, status_code))
         response_model: Any = None
         if name == "list":
             response_model = openapi.list_response_model(bound)
         elif name != "destroy":
             response_model = bound.read_schema
-        runner, endpoint = self._endpoint(bound, params, lists=name == "list")
+        runner, endpoint = self._endpoint(
+            bound, params, lists=name == "list", idempotency=idempotency
+        )
         route_kwargs: dict[str, Any] = {
             "methods": [method],
             "response_model": response_model,
@@ -351,7 +358,11 @@ class _Registration:
             "summary": openapi.summary(name, self.basename),
             "tags": self.tags,
             "responses": responses,
-            "openapi_extra": openapi.conditional_headers(self.cls, name),
+            "openapi_extra": openapi.header_parameters(
+                None,
+                openapi.conditional_header(self.cls, name),
+                openapi.idempotency_parameter(idempotency),
+            ),
         }
         path = self.prefix + (f"/{{{self.lookup}}}" if detail else "")
         self.routes.append(_Route(path, runner, endpoint, route_kwargs))
@@ -365,7 +376,16 @@ class _Registration:
         )
         if lists:
             return_annotation = inspect.Signature.empty
-        runner, endpoint = self._endpoint(bound, params, return_annotation, lists=lists)
+        idempotency = IdempotencyPolicy.for_action(
+            self.cls,
+            name,
+            spec.methods,
+            enabled=spec.idempotency_keys,
+            required=spec.require_idempotency_key,
+        )
+        runner, endpoint = self._endpoint(
+            bound, params, return_annotation, lists=lists, idempotency=idempotency
+        )
         base = self.prefix + (f"/{{{self.lookup}}}" if spec.detail else "")
         path = f"{base}/{spec.url_path}" if spec.url_path else base
         responses = dict(openapi.NOT_FOUND) if spec.detail else {}
@@ -393,6 +413,14 @@ class _Registration:
                 "responses": responses,
                 **kwargs,
             }
+            if method == "POST" and idempotency is not None:
+                route_kwargs["responses"] = openapi.merge(
+                    dict(responses),
+                    openapi.idempotency_responses(idempotency, spec.status_code or 200),
+                )
+                route_kwargs["openapi_extra"] = openapi.header_parameters(
+                    kwargs.get("openapi_extra"), openapi.idempotency_parameter(idempotency)
+                )
             self.routes.append(_Route(path, runner, endpoint, route_kwargs))
 
 

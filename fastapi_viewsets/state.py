@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 from collections import deque
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -46,7 +46,14 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope
     from typing_extensions import Self
 
-__all__ = ("BaseStateManager", "RequestStore", "new_request_id", "user_id")
+__all__ = (
+    "BaseStateManager",
+    "RequestStore",
+    "is_anonymous",
+    "new_request_id",
+    "user_id",
+    "user_ident",
+)
 
 UserT = TypeVar("UserT")
 
@@ -111,6 +118,23 @@ def user_id(user: Any) -> Any:
     if isinstance(user, dict):
         return user.get("id", "-")
     return getattr(user, "id", getattr(user, "pk", "-"))
+
+
+def is_anonymous(user: Any) -> bool:
+    """No user, or one that says it is not authenticated (``is_authenticated`` false, as
+    Starlette's ``UnauthenticatedUser`` and Django's ``AnonymousUser``)."""
+    return user is None or getattr(user, "is_authenticated", True) is False
+
+
+def user_ident(user: Any) -> str | None:
+    """What tells a user apart: its ``id`` (an attribute or a mapping key), else its ``pk``;
+    ``None`` for an anonymous user or one with neither."""
+    if is_anonymous(user):
+        return None
+    found = user.get("id") if isinstance(user, Mapping) else getattr(user, "id", None)
+    if found is None and not isinstance(user, Mapping):
+        found = getattr(user, "pk", None)
+    return None if found is None else str(found)
 
 
 def _state_of(scope: Scope | None) -> dict[str, Any]:

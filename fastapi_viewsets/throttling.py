@@ -35,7 +35,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple, TypeAlias
 
@@ -49,6 +49,7 @@ from limits import (
 from limits.errors import StorageError
 
 from .exceptions import ImproperlyConfigured, ServiceUnavailable
+from .state import is_anonymous, user_ident
 from .store import STRATEGIES, Store, Strategy, get_store
 
 if TYPE_CHECKING:
@@ -319,23 +320,6 @@ class AnonRateThrottle(SimpleRateThrottle):
         if not is_anonymous(view.user):
             return None
         return f"{self.scope}:{self.get_ident(request)}"
-
-
-def is_anonymous(user: Any) -> bool:
-    """No user, or one that says it is not authenticated (``is_authenticated`` false, as
-    Starlette's ``UnauthenticatedUser`` and Django's ``AnonymousUser``)."""
-    return user is None or getattr(user, "is_authenticated", True) is False
-
-
-def user_ident(user: Any) -> str | None:
-    """What tells a user apart: its ``id`` (an attribute or a mapping key), else its ``pk``;
-    ``None`` for an anonymous user or one with neither."""
-    if is_anonymous(user):
-        return None
-    found = user.get("id") if isinstance(user, Mapping) else getattr(user, "id", None)
-    if found is None and not isinstance(user, Mapping):
-        found = getattr(user, "pk", None)
-    return None if found is None else str(found)
 
 
 def _user_or_client(throttle: BaseThrottle, request: Request, view: Any) -> str:

@@ -130,6 +130,15 @@ class APIView:
     throttle_scope: ClassVar[str | None] = None
     #: Whether update, partial_update and destroy answer 428 without an ``If-Match`` header.
     require_if_match: ClassVar[bool] = False
+    #: Whether ``create`` and POST actions honour ``Idempotency-Key``: a retry with the same key
+    #: is answered with the first answer, not run again (see fastapi_viewsets.idempotency).
+    idempotency_keys: ClassVar[bool] = True
+    #: Whether they answer 400 to a POST without ``Idempotency-Key``.
+    require_idempotency_key: ClassVar[bool] = False
+    #: Seconds a kept answer is replayed to a retry (24 hours).
+    idempotency_key_ttl: ClassVar[float] = 24 * 60 * 60
+    #: Seconds a key stays claimed by a request that never answers (its process died).
+    idempotency_key_lease: ClassVar[float] = 60
     #: The class ``self.state`` is an instance of; a view over the request's one state.
     state_class: ClassVar[type[BaseStateManager[Any]]] = BaseStateManager
 

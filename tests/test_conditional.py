@@ -282,7 +282,10 @@ def test_openapi_documents_the_preconditions_of_writes() -> None:
         responses = paths["/companies/{id}"][method]["responses"]
         assert {"412", "428"} <= set(responses), method
     assert set(paths["/companies/{id}"]["patch"]["responses"]["200"]["headers"]) == {"ETag"}
-    assert set(paths["/companies"]["post"]["responses"]["201"]["headers"]) == {"ETag"}
+    assert set(paths["/companies"]["post"]["responses"]["201"]["headers"]) == {
+        "ETag",
+        "Idempotent-Replayed",
+    }
     assert "412" not in paths["/companies"]["post"]["responses"]
     plain = create_app(company_router()).openapi()["paths"]
     assert "428" not in plain["/companies/{id}"]["patch"]["responses"]
@@ -377,6 +380,6 @@ def test_openapi_documents_the_conditional_request_headers() -> None:
     assert headers(paths["/companies/{id}"]["get"]) == {"If-None-Match": False}
     for method in ("put", "patch", "delete"):
         assert headers(paths["/companies/{id}"][method]) == {"If-Match": False}
-    assert "parameters" not in paths["/companies"]["post"]
+    assert headers(paths["/companies"]["post"]) == {"Idempotency-Key": False}
     required = create_app(company_router(require_if_match=True)).openapi()["paths"]
     assert headers(required["/companies/{id}"]["patch"]) == {"If-Match": True}

@@ -1,0 +1,346 @@
+"""Idempotency keys: a POST sent again with the same ``Idempotency-Key`` runs once.
+
+A client that may lose an answer (a timeout, a dropped connection) sends a key of its own
+choosing with ``create`` or a POST ``@action``, and sends the same request with the same key
+when it retries (draft-ietf-httpapi-idempotency-key-header)::
+
+    POST /orders                              201 Created, Location: /orders/7
+    Idempotency-Key: "3f1c9a52-order-42"      (runs; the answer is kept for 24 hours)
+
+    POST /orders                              201 Created, Location: /orders/7: the same bytes,
+    Idempotency-Key: "3f1c9a52-order-42"      and Idempotent-Replayed: true (nothing runs)
+
+What a request with a key gets:
+
+- the first one runs; its answer (status, headers, body) is kept for ``idempotency_key_ttl``
+  seconds, unless it is a 5xx, after which the client may simply retry;
+- the same key with the same request (method, path, query and body) gets the kept answer;
+- the same key with another request gets ``422``; nothing runs;
+- the same key while the first is still running gets ``409`` with ``Retry-After``;
+- when the store cannot be reached, ``503``: nothing runs, so nothing runs twice.
+
+Keys belong to the user (to the client address for anonymous requests): two users may use the
+same key. The first request claims its key in the store (``FASTAPI_VIEWSETS_STORE``; one atomic
+``SET NX`` in Redis, so of any number of processes exactly one wins); a claim that is never
+settled (the process died) lapses after ``idempotency_key_lease`` seconds.
+
+It is on by default, and chosen per viewset or per ``@action``::
+
+    class OrderViewSet(ModelViewSet[Order]):
+        require_idempotency_key = True            # create answers 400 without the header
+        idempotency_key_ttl = 60 * 60             # replay answers for an hour
+
+        @action(methods=["POST"], detail=True, idempotency_keys=False)
+        async def ping(self) -> dict[str, str]:   # the header is ignored here
+            ...
+
+The answer is kept as it left the action: headers that belong to one request (``X-Request-ID``,
+the throttles' ``RateLimit``) are those of the request that gets it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi.exceptions import RequestValidationError
+from limits.errors import StorageError
+from starlette.responses import Response
+
+from .exceptions import Conflict, ImproperlyConfigured, ParseError, ServiceUnavailable
+from .state import user_ident
+from .store import Store, get_store
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.types import Message, Scope, Send
+
+__all__ = (
+    "HEADER",
+    "REPLAYED_HEADER",
+    "IdempotencyPolicy",
+    "ResponseKeeper",
+)
+
+logger = logging.getLogger("fastapi_viewsets")
+
+#: The request header that carries the key.
+HEADER = "Idempotency-Key"
+#: The header a kept answer is replayed with.
+REPLAYED_HEADER = "Idempotent-Replayed"
+#: The longest key taken, in characters.
+MAX_KEY_LENGTH = 255
+#: Seconds a client is told to wait when the request it retries is still running.
+RETRY_AFTER_RUNNING = 1
+#: Seconds a client is told to wait when the store cannot be reached.
+RETRY_AFTER_STORE_ERROR = 5
+
+# Where the claim a request made waits for its answer (ResponseKeeper reads it).
+_CLAIM = "fastapi_viewsets.idempotency"
+_HEADER_KEY = HEADER.lower()
+_REPLAYED = (REPLAYED_HEADER.lower().encode("latin-1"), b"true")
+# A kept value is one of:  R<fingerprint>                  claimed, running
+#                          D<fingerprint><len>\n<meta><body>   answered (meta: status, headers)
+_RUNNING = b"R"
+_DONE = b"D"
+_FINGERPRINT_SIZE = 32  # hex digits of a 16-byte blake2b
+
+
+@dataclass(frozen=True)
+class IdempotencyPolicy:
+    """What one action does with ``Idempotency-Key``, settled when the viewset is registered."""
+
+    owner: str
+    action: str
+    #: Whether a POST without the header answers 400.
+    required: bool
+    #: Seconds an answer is kept and replayed.
+    ttl: float
+    #: Seconds a claim lasts while its request runs.
+    lease: float
+
+    @classmethod
+    def for_action(
+        cls,
+        viewset: Any,
+        action: str,
+        methods: tuple[str, ...],
+        *,
+        enabled: bool | None = None,
+        required: bool | None = None,
+    ) -> IdempotencyPolicy | None:
+        """The policy of ``viewset``'s ``action`` (a create or an ``@action`` answering
+        ``methods``), ``enabled`` and ``required`` being what its ``@action`` says, if it says;
+        ``None`` where the action takes no keys."""
+        owner = viewset.__name__
+        if "POST" not in methods:
+            if enabled or required:
+                raise ImproperlyConfigured(
+                    f"{owner}.{action}: idempotency keys are for POST actions; it answers "
+                    f"{', '.join(methods)}. Remove idempotency_keys= and "
+                    f"require_idempotency_key= from its @action."
+                )
+            return None
+        on = viewset.idempotency_keys if enabled is None else enabled
+        needed = viewset.require_idempotency_key if required is None else required
+        if not on:
+            if needed:
+                raise ImproperlyConfigured(
+                    f"{owner}.{action} requires an Idempotency-Key but does not take one: set "
+                    f"idempotency_keys = True, or require_idempotency_key = False."
+                )
+            return None
+        for name in ("idempotency_key_ttl", "idempotency_key_lease"):
+            value = getattr(viewset, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ImproperlyConfigured(
+                    f"{owner}.{name} = {value!r}: give a number of seconds above 0."
+                )
+        return cls(
+            owner=owner,
+            action=action,
+            required=bool(needed),
+            ttl=float(viewset.idempotency_key_ttl),
+            lease=float(viewset.idempotency_key_lease),
+        )
+
+    async def begin(self, view: Any) -> Response | None:
+        """Claim the key of ``view``'s request before its action runs: ``None`` to run it,
+        else the kept answer to replay. Raises 400 (a missing or malformed key), 409 (its
+        first request is running), 422 (the key was used for another request) and 503 (the
+        store cannot be reached)."""
+        request: Request = view.request
+        if request.method != "POST":
+            return None
+        raw = request.headers.get(_HEADER_KEY)
+        if raw is None:
+            if self.required:
+                raise ParseError(
+                    f"This request needs an {HEADER} header: a unique value of the client's, "
+                    f"sent again with the request when it is retried.",
+                    code="idempotency_key_missing",
+                )
+            return None
+        key = parse_key(raw)
+        fingerprint = fingerprint_of(request, await request.body())
+        name = _storage_name(_owner_of(view), key)
+        store = get_store()
+        try:
+            found = await store.claim(name, _RUNNING + fingerprint, self.lease)
+        except StorageError:
+            raise ServiceUnavailable(
+                "Idempotency keys cannot be checked now; nothing was done. Retry with the same "
+                "key.",
+                code="idempotency_store_unavailable",
+                headers={"Retry-After": str(RETRY_AFTER_STORE_ERROR)},
+            ) from None
+        if found is None:
+            request.scope[_CLAIM] = _Claim(store, name, fingerprint, self.ttl)
+            return None
+        kind, kept = found[:1], found[1 : 1 + _FINGERPRINT_SIZE]
+        if kept != fingerprint:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "idempotency_key_reused",
+                        "loc": ("header", HEADER),
+                        "msg": "This key was sent with another request; use a new key for a "
+                        "new request.",
+                        "input": key,
+                    }
+                ]
+            )
+        if kind == _DONE:
+            replay = _decode(found)
+            if replay is not None:
+                return replay
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry later.",
+            code="idempotency_key_in_use",
+            headers={"Retry-After": str(RETRY_AFTER_RUNNING)},
+        )
+
+
+def parse_key(raw: str) -> str:
+    """The key in an ``Idempotency-Key`` value: a structured-field string (``"abc"``), as the
+    draft writes it, or the bare value most clients send. Raises 400 for anything else."""
+    key = raw.strip()
+    if len(key) >= 2 and key[0] == '"' and key[-1] == '"':
+        key = key[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if not key or len(key) > MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
+        raise ParseError(
+            f"The {HEADER} header must hold 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+            code="idempotency_key_malformed",
+        )
+    return key
+
+
+def fingerprint_of(request: Request, body: bytes) -> bytes:
+    """What tells two requests with one key apart: method, path, query string and body."""
+    digest = hashlib.blake2b(digest_size=16)
+    scope = request.scope
+    digest.update(scope["method"].encode("latin-1"))
+    digest.update(b" ")
+    digest.update(scope.get("raw_path") or scope["path"].encode("utf-8"))
+    digest.update(b"?")
+    digest.update(scope.get("query_string", b""))
+    digest.update(b"\n")
+    digest.update(body)
+    return digest.hexdigest().encode("ascii")
+
+
+def _owner_of(view: Any) -> str:
+    """Whose keys a request's key is among: its user's, else its client address's."""
+    ident = user_ident(view.user)
+    if ident is not None:
+        return f"user {ident}"
+    client = view.request.client
+    return f"address {client.host if client is not None else 'unknown'}"
+
+
+def _storage_name(owner: str, key: str) -> str:
+    # Hashed: fixed length whatever the key, and no owner and key can spell another's name.
+    digest = hashlib.blake2b(f"{owner}\x00{key}".encode(), digest_size=20).hexdigest()
+    return f"idempotency:{digest}"
+
+
+def _encode(
+    fingerprint: bytes, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> bytes:
+    meta = json.dumps(
+        [status, [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]],
+        separators=(",", ":"),
+    ).encode("utf-8")
+    return b"".join((_DONE, fingerprint, str(len(meta)).encode("ascii"), b"\n", meta, body))
+
+
+def _decode(value: bytes) -> Response | None:
+    """The answer a kept value holds; ``None`` when it holds none that can be read."""
+    try:
+        rest = value[1 + _FINGERPRINT_SIZE :]
+        size, _, rest = rest.partition(b"\n")
+        count = int(size)
+        status, headers = json.loads(rest[:count])
+        body = rest[count:]
+        response = Response(body, status_code=int(status))
+        response.raw_headers = [
+            (str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in headers
+        ]
+    except (ValueError, TypeError, UnicodeError):
+        return None
+    response.raw_headers.append(_REPLAYED)
+    return response
+
+
+@dataclass
+class _Claim:
+    """A key a request claimed, waiting for the request's answer."""
+
+    store: Store
+    name: str
+    fingerprint: bytes
+    ttl: float
+
+
+class ResponseKeeper:
+    """Wraps a route's ``send``: once the request has claimed a key, the answer it sends is
+    kept before its last byte leaves (a client that has the answer finds it kept), or the claim
+    is released when the answer is a 5xx or no answer is sent."""
+
+    __slots__ = ("_body", "_headers", "_send", "_settled", "_status", "scope")
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.scope = scope
+        self._send = send
+        self._status = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._settled = False
+
+    async def send(self, message: Message) -> None:
+        claim: _Claim | None = self.scope.get(_CLAIM)
+        if claim is not None and not self._settled:
+            kind = message["type"]
+            if kind == "http.response.start":
+                self._status = message["status"]
+                self._headers = list(message.get("headers", ()))
+            elif kind == "http.response.body":
+                self._body.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await self._settle(claim)
+        await self._send(message)
+
+    async def _settle(self, claim: _Claim) -> None:
+        self._settled = True
+        if self._status >= 500:
+            await _release(claim)
+            return
+        value = _encode(claim.fingerprint, self._status, self._headers, b"".join(self._body))
+        try:
+            await claim.store.put(claim.name, value, claim.ttl)
+        except StorageError as exc:
+            # The action ran and its answer goes out; a retry gets 409 until the claim lapses.
+            logger.error("The answer to an idempotent request could not be kept: %s", exc)
+
+    async def close(self) -> None:
+        """After the route: release a claim whose request sent no full answer (it raised)."""
+        claim: _Claim | None = self.scope.get(_CLAIM)
+        if claim is not None and not self._settled:
+            self._settled = True
+            await _release(claim)
+
+
+async def _release(claim: _Claim) -> None:
+    try:
+        await claim.store.delete(claim.name)
+    except StorageError as exc:
+        logger.warning("An idempotency key could not be released (it lapses): %s", exc)
