@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import database
-from .apps import APP_LABELS, APP_NAMES, BENCH_REDIS_URL, THROTTLED_APPS, build_app
+from .apps import APP_LABELS, APP_NAMES, BENCH_REDIS_URL, OWN_APPS, build_app
 from .asgi import AsgiTarget, Lifespan
 from .database import DEFAULT_PG_URL, Database, is_postgres
 from .loadgen import HttpTarget
@@ -237,7 +237,7 @@ async def run_database(
         if not args.no_memory:
             log(f"  memory: a list of {args.memory_rows} rows, each app in a fresh process")
             results.memory = await measure_memory(
-                [a for a in apps if a not in THROTTLED_APPS],
+                [a for a in apps if a not in OWN_APPS],
                 db.url,
                 seed=db.in_memory,
                 rows=args.memory_rows,

@@ -71,6 +71,7 @@ APP_NAMES: tuple[str, ...] = (
     "throttled",
     "pinged",
     "throttled_redis",
+    "keyed",
 )
 APP_LABELS: dict[str, str] = {
     "hand": "(a) hand-written, careful",
@@ -79,9 +80,12 @@ APP_LABELS: dict[str, str] = {
     "throttled": "(c) throttled, memory store",
     "pinged": "(c) + one Redis PING per request",
     "throttled_redis": "(c) throttled, Redis store",
+    "keyed": "(c) with an Idempotency-Key",
 }
 #: The apps that only the throttle_* workloads time.
 THROTTLED_APPS = ("throttled", "pinged", "throttled_redis")
+#: The apps that only one workload times: ``keyed`` is ``ours``, sent idempotency keys.
+OWN_APPS = (*THROTTLED_APPS, "keyed")
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/0"
 #: Largest page any app serves (the memory measurement lists 1,000 rows).
 MAX_PAGE_SIZE = 1000
@@ -433,7 +437,7 @@ def build_app(name: str, lifespan: Lifespan | None = None) -> FastAPI:
     elif name == "idiom":
         app.include_router(_idiom_router())
         app.add_exception_handler(DoesNotExist, _does_not_exist)
-    elif name in ("ours", *THROTTLED_APPS):
+    elif name in ("ours", *OWN_APPS):
         throttle = None
         if name in ("throttled", "throttled_redis"):
             throttle = bench_throttle("memory://" if name == "throttled" else BENCH_REDIS_URL)

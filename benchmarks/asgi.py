@@ -147,6 +147,9 @@ class AsgiTarget:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(request.body)).encode()),
             ]
+        if request.headers:
+            extra = [(k.lower().encode(), v.encode()) for k, v in request.headers]
+            headers = [*headers, *extra]
         return {
             "type": "http",
             "asgi": _ASGI,

@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 from . import database
-from .apps import build_app
+from .apps import APP_NAMES, build_app
 from .asgi import AsgiTarget, Lifespan
 from .workloads import WORKLOADS, select
 
@@ -43,7 +43,7 @@ async def _serve(app_name: str, workload_name: str, warmup: int, requests: int) 
         async with Lifespan(app) as state:
             target = AsgiTarget(app_name, app, state)
             for i in range(warmup + requests):
-                status, body = await target.call(workload.build(i, 0))
+                status, body = await target.call(workload.build(i, APP_NAMES.index(app_name)))
                 if status != workload.status:
                     raise SystemExit(f"{workload_name} answered {status}: {body[:300]!r}")
     finally:

@@ -84,6 +84,8 @@ class HttpTarget:
             self._host_header,
             b"User-Agent: fastapi-viewsets-benchmarks\r\nAccept: */*\r\n",
         ]
+        for name, value in request.headers:
+            head.append(f"{name}: {value}\r\n".encode())
         if request.body:
             length = len(request.body)
             head.append(f"Content-Type: application/json\r\nContent-Length: {length}\r\n".encode())

@@ -12,6 +12,7 @@ name               request                                                target
 ``action``         ``GET /companies/ping``: ``@action`` vs plain route    ≥0.9    ≥0.9
 ``throttle_memory``  ``list20``, throttled in the memory store vs ``ours``  ≥0.97   ≥0.97
 ``throttle_redis``   ``list20``, throttled in Redis vs ``ours``             1 RTT   1 RTT
+``create_keyed``   ``create`` with an ``Idempotency-Key`` vs without        ≥0.9    ≥0.9
 =================  =====================================================  ======  ==========
 
 The two ``throttle_*`` workloads compare fastapi_viewsets with itself: the same list of 20, with
@@ -20,6 +21,10 @@ one local round trip per request: the target is what the same list with one Redi
 request (the ``pinged`` app) serves, less 5 % for the Lua scripts that round trip carries. (A
 ``PING`` timed alone, in a loop, is printed too; inside a request it costs more, as the
 ``pinged`` row shows.)
+
+``create_keyed`` also compares the library with itself: the same create, sent to the ``keyed``
+app (the ``ours`` app) with a new ``Idempotency-Key`` each time, so each request claims a key
+and keeps its answer in the memory store.
 
 Targets are for fastapi_viewsets' requests per second divided by the baseline's (the careful
 hand-written app; for ``action`` its plain FastAPI route returning the same constant). The issue
@@ -33,12 +38,15 @@ request wrote (so every PATCH really changes a column), and rows made by ``creat
 
 from __future__ import annotations
 
+import itertools
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .apps import APP_NAMES
 from .database import COMPANIES
 
 __all__ = ("WORKLOADS", "Request", "Workload", "select")
@@ -52,6 +60,8 @@ class Request:
     path: str
     query: str = ""
     body: bytes = b""
+    #: Headers besides the Host, Accept and (with a body) Content-Type ones every request has.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,21 @@ def _patch(i: int, app_index: int) -> Request:
 def _create(i: int, app_index: int) -> Request:
     body = json.dumps({"title": f"Ticket {i}", "priority": i % 5, "owner_id": 1 + i % 50})
     return Request("POST", "/tickets", body=body.encode())
+
+
+# Keys unique to this run: a key seen before would be a replay, not a create.
+_RUN = uuid.uuid4().hex[:12]
+_KEYS = itertools.count()
+
+
+def _create_keyed(i: int, app_index: int) -> Request:
+    request = _create(i, app_index)
+    if APP_NAMES[app_index] != "keyed":
+        return request
+    key = f"{_RUN}-{next(_KEYS)}"
+    return Request(
+        request.method, request.path, body=request.body, headers=(("Idempotency-Key", key),)
+    )
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -162,6 +187,19 @@ WORKLOADS: dict[str, Workload] = {
             baseline="ours",
             judged="throttled_redis",
             round_trip=True,
+        ),
+        Workload(
+            "create_keyed",
+            "create with an Idempotency-Key vs without",
+            _create_keyed,
+            status=201,
+            apps=("ours", "keyed"),
+            baseline="ours",
+            judged="keyed",
+            target=0.9,
+            target_postgres=0.9,
+            creates=True,
+            volatile=("id",),
         ),
     )
 }

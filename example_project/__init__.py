@@ -13,7 +13,8 @@ module                    what it shows
                           dependency that calls ``BaseStateManager.set_user``
 ``views``                 viewsets: per-action permissions, an owner permission, row
                           scoping, ``perform_create``, a custom ``state_class``,
-                          ``@action`` routes with query parameters and background tasks
+                          ``@action`` routes with query parameters and background tasks,
+                          a throttle, ETags and idempotency keys
 ``app``                   ``create_app()``: Tortoise in the lifespan, request-id logging
 ``seed``                  demo users ``alice``, ``bob``, ``carol`` (password
                           ``<name>-password``; carol is an admin)

@@ -162,7 +162,12 @@ class AnonymousReads(AnonRateThrottle):
 
 class OwnedViewSet(ModelViewSet[M]):
     """What organisations, projects and tasks share: public reads, owner-only writes,
-    anonymous reads throttled."""
+    anonymous reads throttled.
+
+    What every viewset does without a setting: reads answer an ``ETag`` (``If-None-Match``
+    gets 304), writes honour ``If-Match`` (412 when someone wrote in between), and a create
+    sent with an ``Idempotency-Key`` runs once however often the client retries it.
+    """
 
     state_class = ExampleState
     state: ExampleState
@@ -273,7 +278,9 @@ class TaskViewSet(OwnedViewSet[Task]):
         await self._require_own_project(obj.project_id)
         return await super().perform_update(obj)
 
-    @action(methods=["POST"], detail=True)
+    # Completing is idempotent by nature (a second call changes nothing and notifies no one),
+    # so this POST needs no Idempotency-Key: the header is ignored here.
+    @action(methods=["POST"], detail=True, idempotency_keys=False)
     async def complete(self, background_tasks: BackgroundTasks) -> TaskRead:
         """Mark the task done; the organisation's owner is notified after the response."""
         task = await self.get_object()  # 404 outside your scope, 403 if not yours to complete

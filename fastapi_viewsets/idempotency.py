@@ -41,9 +41,9 @@ the throttles' ``RateLimit``) are those of the request that gets it.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,11 +83,13 @@ RETRY_AFTER_STORE_ERROR = 5
 _CLAIM = "fastapi_viewsets.idempotency"
 _HEADER_KEY = HEADER.lower()
 _REPLAYED = (REPLAYED_HEADER.lower().encode("latin-1"), b"true")
-# A kept value is one of:  R<fingerprint>                  claimed, running
-#                          D<fingerprint><len>\n<meta><body>   answered (meta: status, headers)
+# A kept value is one of:  R<fingerprint>                        claimed, running
+#                          D<fingerprint><len>\n<meta><body>    answered; meta is the status
+#                                                                and the headers, CRLF-ended
 _RUNNING = b"R"
 _DONE = b"D"
 _FINGERPRINT_SIZE = 32  # hex digits of a 16-byte blake2b
+_PRINTABLE = re.compile(f"[ -~]{{1,{MAX_KEY_LENGTH}}}")
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,7 @@ def parse_key(raw: str) -> str:
     key = raw.strip()
     if len(key) >= 2 and key[0] == '"' and key[-1] == '"':
         key = key[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if not key or len(key) > MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
+    if _PRINTABLE.fullmatch(key) is None:
         raise ParseError(
             f"The {HEADER} header must hold 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
             code="idempotency_key_malformed",
@@ -256,28 +258,27 @@ def _storage_name(owner: str, key: str) -> str:
 def _encode(
     fingerprint: bytes, status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> bytes:
-    meta = json.dumps(
-        [status, [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]],
-        separators=(",", ":"),
-    ).encode("utf-8")
-    return b"".join((_DONE, fingerprint, str(len(meta)).encode("ascii"), b"\n", meta, body))
+    # The headers as HTTP writes them (a value holds no CR or LF; ASGI servers refuse one).
+    meta = b"%d\r\n%b" % (status, b"".join(b"%b: %b\r\n" % pair for pair in headers))
+    return b"%b%b%d\n%b%b" % (_DONE, fingerprint, len(meta), meta, body)
 
 
 def _decode(value: bytes) -> Response | None:
     """The answer a kept value holds; ``None`` when it holds none that can be read."""
     try:
-        rest = value[1 + _FINGERPRINT_SIZE :]
-        size, _, rest = rest.partition(b"\n")
+        size, _, rest = value[1 + _FINGERPRINT_SIZE :].partition(b"\n")
         count = int(size)
-        status, headers = json.loads(rest[:count])
-        body = rest[count:]
-        response = Response(body, status_code=int(status))
-        response.raw_headers = [
-            (str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in headers
-        ]
-    except (ValueError, TypeError, UnicodeError):
+        status, *lines = rest[:count].split(b"\r\n")
+        response = Response(rest[count:], status_code=int(status))
+        raw = []
+        for line in lines[:-1]:  # the block ends with a CRLF, so the last is empty
+            name, sep, field = line.partition(b": ")
+            if not sep:
+                return None
+            raw.append((name, field))
+    except ValueError:
         return None
-    response.raw_headers.append(_REPLAYED)
+    response.raw_headers = [*raw, _REPLAYED]
     return response
 
 

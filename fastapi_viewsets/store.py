@@ -107,8 +107,8 @@ class Store:
                 import redis  # noqa: F401
             except ImportError:
                 raise ImproperlyConfigured(
-                    f"The store {url!r} needs the Redis client: pip install "
-                    f"'fastapi-viewsets[redis]'."
+                    f"The store {url!r} needs the Redis client, redis-py: install the package "
+                    f"with its 'redis' extra, or pip install 'redis>=5.2'."
                 ) from None
             # The URL as written, without our own query parameter (urlunsplit would turn
             # unix:///path into unix:/path, which the Redis client does not read).
@@ -377,9 +377,22 @@ class _MemoryValues:
     """The values of a ``memory://`` store: a dict with expiry times, under a lock (threads
     with loops of their own may share a store)."""
 
+    #: Seconds between sweeps of the expired values no one asked for again.
+    SWEEP_EVERY = 60.0
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[str, tuple[bytes, float]] = {}
+        self._next_sweep = time.monotonic() + self.SWEEP_EVERY
+
+    def _sweep(self, now: float) -> None:
+        # Each value is dropped when read after it expires; most never are (a key's answer is
+        # rarely asked for again), so without a sweep a long-lived process would keep them all.
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.SWEEP_EVERY
+        for name in [n for n, (_, until) in self._items.items() if until <= now]:
+            del self._items[name]
 
     def _live(self, name: str, now: float) -> bytes | None:
         found = self._items.get(name)
@@ -393,6 +406,7 @@ class _MemoryValues:
     def claim(self, name: str, value: bytes, ttl: float) -> bytes | None:
         with self._lock:
             now = time.monotonic()
+            self._sweep(now)
             found = self._live(name, now)
             if found is None:
                 self._items[name] = (value, now + ttl)
@@ -400,7 +414,9 @@ class _MemoryValues:
 
     def put(self, name: str, value: bytes, ttl: float) -> None:
         with self._lock:
-            self._items[name] = (value, time.monotonic() + ttl)
+            now = time.monotonic()
+            self._sweep(now)
+            self._items[name] = (value, now + ttl)
 
     def get(self, name: str) -> bytes | None:
         with self._lock:

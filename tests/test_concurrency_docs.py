@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from docs.examples import concurrency_etag, concurrency_if_match, permissions_app
+import httpx
+
+from docs.examples import (
+    concurrency_etag,
+    concurrency_idempotency,
+    concurrency_if_match,
+    permissions_app,
+)
 from docs.examples.permissions_app import Company
 from tests.utils import create_app, serve
 
@@ -61,3 +68,38 @@ async def test_the_editing_client_retries_on_412_and_loses_no_update() -> None:
         )
         name = (await Company.get(id=company.id)).name
         assert sorted(name.split()) == ["acme", "one", "two"]
+
+
+class LosesFirstAnswer(httpx.AsyncBaseTransport):
+    """Delivers every request, but loses the answer to the first POST: the client sees a
+    timeout though the server ran it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self.inner.handle_async_request(request)
+        if request.method == "POST" and not self.lost:
+            self.lost += 1
+            await answer.aread()
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return answer
+
+
+async def test_the_retrying_client_creates_once_when_an_answer_is_lost() -> None:
+    app = create_app(concurrency_idempotency.router, modules=[permissions_app.__name__])
+    async with serve(app) as http:
+        bare = await http.post("/companies", json={"name": "acme"})
+        assert bare.status_code == 400  # require_idempotency_key
+        assert "Idempotency-Key" in bare.json()["detail"]
+        lossy = LosesFirstAnswer(http._transport)
+        async with httpx.AsyncClient(transport=lossy, base_url="http://testserver") as client:
+            answer = await concurrency_idempotency.create_once(
+                client, "/companies", {"name": "acme"}
+            )
+        assert lossy.lost == 1
+        assert answer.status_code == 201
+        assert answer.headers["Idempotent-Replayed"] == "true"  # the first answer, kept
+        assert answer.json()["name"] == "acme"
+        assert await Company.filter(name="acme").count() == 1

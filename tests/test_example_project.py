@@ -218,6 +218,51 @@ async def test_create_sets_the_owner_to_the_caller(client: httpx.AsyncClient) ->
     assert duplicate.status_code == 409
 
 
+async def test_a_retried_create_with_an_idempotency_key_runs_once(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = await login(client, "alice")
+    acme = await organisation_id(client, "Acme", alice)
+    keyed = {**alice, "Idempotency-Key": "4d7c1f0e-project"}
+    body = {"name": "Rockets", "organisation_id": acme}
+
+    first = await client.post("/projects", json=body, headers=keyed)
+    again = await client.post("/projects", json=body, headers=keyed)
+
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert sorted(await names(client, "/projects", alice)).count("Rockets") == 1
+    other = await client.post("/projects", json={**body, "name": "Jets"}, headers=keyed)
+    assert other.status_code == 422
+    assert other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    # Another user's key of the same value is theirs: bob's create is refused on its own
+    # merits (not his organisation), not answered with alice's project.
+    bob = await login(client, "bob")
+    foreign = await client.post(
+        "/projects", json=body, headers={**bob, "Idempotency-Key": "4d7c1f0e-project"}
+    )
+    assert foreign.status_code == 403
+
+
+async def test_a_write_with_a_stale_etag_is_refused(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+    url = f"/organisations/{await organisation_id(client, 'Acme', alice)}"
+    read = await client.get(url, headers=alice)
+    tag = read.headers["etag"]
+    assert (await client.get(url, headers={**alice, "If-None-Match": tag})).status_code == 304
+
+    first = await client.patch(url, json={"name": "Acme 2"}, headers={**alice, "If-Match": tag})
+    stale = await client.patch(url, json={"name": "Acme 3"}, headers={**alice, "If-Match": tag})
+
+    assert first.status_code == 200
+    assert first.headers["etag"] != tag
+    assert stale.status_code == 412
+    assert (await client.get(url, headers=alice)).json()["name"] == "Acme 2"
+
+
 async def test_only_the_owner_may_change_an_organisation(client: httpx.AsyncClient) -> None:
     alice = await login(client, "alice")
     bob = await login(client, "bob")

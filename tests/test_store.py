@@ -429,3 +429,19 @@ async def test_values_of_a_store_that_is_down_raise_storage_error() -> None:
         await store.claim("k", b"v", 60)
     with pytest.raises(StorageError):  # answered at once: the store failed less than 1 s ago
         await store.get("k")
+
+
+def test_memory_values_no_one_reads_again_are_swept_once_expired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(store_module.time, "monotonic", lambda: now[0])
+    values = store_module._MemoryValues()
+    for n in range(100):
+        values.put(f"short-{n}", b"x", 1)
+    values.put("long", b"kept", 3600)
+    assert len(values._items) == 101
+    now[0] += values.SWEEP_EVERY + 1
+    values.claim("new", b"y", 10)  # a write past the sweep time sweeps
+    assert set(values._items) == {"long", "new"}
+    assert values.get("long") == b"kept"
