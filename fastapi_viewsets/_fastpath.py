@@ -289,16 +289,30 @@ class _FastRows:
         view.validate_values(values)
         one_statement = self._writes_one_statement()
         projection = self._rows_projection()
+        # The row the INSERT returns holds what the read schema shows; the Location needs the
+        # lookup field's value, so a schema without it writes the object the plain way.
+        rows_give_location, location_key = self._location_key(view, projection)
         async with view.atomic(values, single_statement=one_statement):
             obj = view.model(**values)
-            if one_statement and projection is not None:
+            if one_statement and projection is not None and rows_give_location:
                 row = await projection.insert(obj)
                 if row is not None:
-                    return view.make_response(row, status_code=201)
+                    lookup = None if location_key is None else row[location_key]
+                    return view.created_response(row, lookup)
             created = await view.perform_create(obj)
         if created is not None:
             obj = created
-        return view.make_response(await self._written(view, obj, None), status_code=201)
+        lookup = getattr(obj, view.lookup_field, None)
+        return view.created_response(await self._written(view, obj, None), lookup)
+
+    @staticmethod
+    def _location_key(view: View, projection: Projection | None) -> tuple[bool, str | None]:
+        """Whether a projected row gives what the ``Location`` needs, and the key of the row
+        that holds the lookup value (``None`` when no ``Location`` is answered: no retrieve)."""
+        if projection is None or not callable(getattr(type(view), "retrieve", None)):
+            return True, None
+        key = projection.key_of(view.lookup_field)
+        return key is not None, key
 
     async def update(
         self, view: View, kwargs: dict[str, Any], *, partial: bool = False

@@ -187,6 +187,11 @@ class Projection:
     def columns(self) -> tuple[str, ...]:
         return self.select.paths
 
+    def key_of(self, path: str) -> str | None:
+        """The key under which a shaped row holds the model's own column ``path``, if any."""
+        paths = self.select.paths
+        return next((key for key, index in self.shape.columns if paths[index] == path), None)
+
     async def fetch(self, queryset: QuerySet[Any]) -> list[dict[str, Any]]:
         """The rows of ``queryset``, shaped for the read schema: prepared SQL when the queryset
         is plain (see ``_sql``), else Tortoise's ``values()``."""

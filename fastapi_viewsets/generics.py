@@ -40,6 +40,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from urllib.parse import quote
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -396,3 +397,21 @@ class GenericViewSet(APIView, Generic[ModelT]):
             status_code=status_code,
             media_type="application/json",
         )
+
+    def created_response(self, data: Any, lookup_value: Any) -> Response:
+        """The ``201 Created`` of ``create``: ``data`` serialised, and a ``Location`` naming the
+        new object (:meth:`get_location`) when there is one."""
+        response = self.make_response(data, status_code=201)
+        location = self.get_location(lookup_value)
+        if location is not None:
+            response.headers["location"] = location
+        return response
+
+    def get_location(self, lookup_value: Any) -> str | None:
+        """The path of the object whose ``lookup_field`` is ``lookup_value``: the create's own
+        path (the app's prefixes and mounts included) and the value, as ``retrieve`` reads it.
+        ``None`` when the viewset has no ``retrieve`` or the value is unknown."""
+        if lookup_value is None or not callable(getattr(type(self), "retrieve", None)):
+            return None
+        collection = self.request.url.path.rstrip("/")
+        return f"{collection}/{quote(str(lookup_value), safe='')}"

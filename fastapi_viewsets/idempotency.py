@@ -173,7 +173,7 @@ class IdempotencyPolicy:
                 )
             return None
         key = parse_key(raw)
-        fingerprint = fingerprint_of(request, await request.body())
+        fingerprint = fingerprint_of(request, await body_of(request))
         name = _storage_name(_owner_of(view), key)
         store = get_store()
         try:
@@ -224,6 +224,27 @@ def parse_key(raw: str) -> str:
             code="idempotency_key_malformed",
         )
     return key
+
+
+async def body_of(request: Request) -> bytes:
+    """The request's body as bytes: as received, or, for a form FastAPI has parsed (its raw
+    bytes are gone by then), its fields and files in order."""
+    try:
+        return await request.body()
+    except RuntimeError:  # "Stream consumed": FastAPI read it as a form
+        pass
+    parts: list[bytes] = []
+    for name, value in (await request.form()).multi_items():
+        parts.append(name.encode("utf-8", "surrogatepass"))
+        if isinstance(value, str):
+            parts.append(b"=" + value.encode("utf-8", "surrogatepass"))
+        else:  # an UploadFile: its name, type and content
+            content = await value.read()
+            await value.seek(0)
+            parts.append(f"@{value.filename}:{value.content_type}:".encode("utf-8", "replace"))
+            parts.append(hashlib.blake2b(content, digest_size=16).digest())
+        parts.append(b"\x00")
+    return b"".join(parts)
 
 
 def fingerprint_of(request: Request, body: bytes) -> bytes:

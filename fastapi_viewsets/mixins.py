@@ -50,7 +50,8 @@ class ListModelMixin(GenericViewSet[ModelT]):
 
 
 class CreateModelMixin(GenericViewSet[ModelT]):
-    """``POST {prefix}``: validate the body with the create schema, ``perform_create``, 201."""
+    """``POST {prefix}``: validate the body with the create schema, ``perform_create``, 201
+    with a ``Location`` naming the new object."""
 
     async def create(self, data: BaseModel) -> Response:
         values = self.get_write_values(data, creating=True)
@@ -60,7 +61,8 @@ class CreateModelMixin(GenericViewSet[ModelT]):
             created = await self.perform_create(obj)
         if created is not None:  # a hook that returns None keeps the object it was given
             obj = created
-        return self.make_response(await self.reload(obj), status_code=201)
+        lookup = getattr(obj, self.lookup_field, None)
+        return self.created_response(await self.reload(obj), lookup)
 
 
 class RetrieveModelMixin(GenericViewSet[ModelT]):

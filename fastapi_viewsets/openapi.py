@@ -32,6 +32,7 @@ from .views import BoundAction
 __all__ = (
     "conditional_header",
     "conditional_responses",
+    "created_responses",
     "header_parameters",
     "idempotency_parameter",
     "idempotency_responses",
@@ -223,6 +224,17 @@ def conditional_responses(status_code: int) -> Responses:
             "headers": _ETAG,
         },
     }
+
+
+def created_responses(cls: Any) -> Responses:
+    """The ``Location`` of a create's ``201``, where the viewset can retrieve what it made."""
+    if not callable(getattr(cls, "retrieve", None)):
+        return {}
+    location = {
+        "description": "The path of the new object (its retrieve route).",
+        "schema": {"type": "string", "format": "uri-reference"},
+    }
+    return {201: {"headers": {"Location": location}}}
 
 
 def precondition_responses(cls: Any, action: str, status_code: int) -> Responses:

@@ -338,6 +338,8 @@ class _Registration:
             openapi.merge(responses, openapi.conditional_responses(status_code))
         elif name in ("create", "update", "partial_update", "destroy"):
             openapi.merge(responses, openapi.precondition_responses(self.cls, name, status_code))
+        if name == "create":
+            openapi.merge(responses, openapi.created_responses(self.cls))
         idempotency = IdempotencyPolicy.for_action(self.cls, name, (method,))
         openapi.merge(responses, openapi.idempotency_responses(idempotency, status_code))
         response_model: Any = None

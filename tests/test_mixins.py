@@ -129,6 +129,69 @@ async def test_create_answers_201_with_the_read_schema() -> None:
     assert created.owner_id == bob.id  # type: ignore[attr-defined]
 
 
+class NameOnly(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+
+
+async def perform_create_plainly(self: Any, obj: Company) -> Company:
+    return await CompanyViewSet.perform_create(self, obj)
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [
+        pytest.param({}, id="fast path: one INSERT ... RETURNING"),
+        pytest.param({"perform_create": perform_create_plainly}, id="plain path: perform_create"),
+        pytest.param({"read_schema": NameOnly}, id="a read schema without the lookup field"),
+        pytest.param({"lookup_field": "slug"}, id="lookup_field slug"),
+    ],
+)
+async def test_create_answers_a_location_that_retrieve_answers(namespace: dict[str, Any]) -> None:
+    companies = APIRouter(prefix="/v1/companies")
+    viewset(companies, basename="company")(
+        type("LocatedViewSet", (CompanyViewSet,), {"read_schema": CompanyRead, **namespace})
+    )
+    app = create_app()
+    app.include_router(companies, prefix="/api")
+    async with serve(app) as client:
+        created = await client.post("/api/v1/companies", json={"name": "acme", "slug": "a c-é"})
+        assert created.status_code == 201
+        company = await Company.get(name="acme")
+        lookup = {"slug": "a%20c-%C3%A9"}.get(namespace.get("lookup_field", "id"), company.id)
+        assert created.headers["Location"] == f"/api/v1/companies/{lookup}"
+        found = await client.get(created.headers["Location"])
+        assert found.status_code == 200
+        assert found.content == created.content
+
+
+async def test_create_has_no_location_without_retrieve() -> None:
+    companies = APIRouter(prefix="/companies")
+
+    @viewset(companies)
+    class CreateOnly(CreateModelMixin[Company], GenericViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        create_schema = CompanyWrite
+
+    app = create_app(companies)
+    async with serve(app) as client:
+        created = await client.post("/companies", json={"name": "acme"})
+        assert created.status_code == 201
+        assert "location" not in created.headers
+    assert "Location" not in app.openapi()["paths"]["/companies"]["post"]["responses"]["201"].get(
+        "headers", {}
+    )
+
+
+def test_openapi_documents_the_location_of_a_create() -> None:
+    operation = create_app(router).openapi()["paths"]["/companies"]["post"]
+    assert operation["responses"]["201"]["headers"]["Location"]["schema"] == {
+        "type": "string",
+        "format": "uri-reference",
+    }
+
+
 async def test_create_ignores_read_only_fields_it_does_not_declare() -> None:
     async with serve(create_app(router)) as client:
         response = await client.post("/companies", json={"name": "acme", "id": 999})
