@@ -134,8 +134,11 @@ class ActionRunner:
         own_response: str | None,
         lists: bool,
         idempotency: IdempotencyPolicy | None = None,
+        name_base: str = "",
     ) -> None:
         self.cls = cls
+        #: What the operation ids and route names of the viewset start with.
+        self.name_base = name_base
         self.bound = bound
         self.handler = path.handler
         self.list_queryset = path.list_queryset

@@ -89,6 +89,7 @@ _REPLAYED = (REPLAYED_HEADER.lower().encode("latin-1"), b"true")
 _RUNNING = b"R"
 _DONE = b"D"
 _FINGERPRINT_SIZE = 32  # hex digits of a 16-byte blake2b
+_FORMS = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 _PRINTABLE = re.compile(f"[ -~]{{1,{MAX_KEY_LENGTH}}}")
 
 
@@ -128,7 +129,9 @@ class IdempotencyPolicy:
                 )
             return None
         on = viewset.idempotency_keys if enabled is None else enabled
-        needed = viewset.require_idempotency_key if required is None else required
+        # An action that turns keys off does not inherit the viewset's requirement.
+        inherited = viewset.require_idempotency_key if enabled is None else False
+        needed = inherited if required is None else required
         if not on:
             if needed:
                 raise ImproperlyConfigured(
@@ -227,12 +230,16 @@ def parse_key(raw: str) -> str:
 
 
 async def body_of(request: Request) -> bytes:
-    """The request's body as bytes: as received, or, for a form FastAPI has parsed (its raw
-    bytes are gone by then), its fields and files in order."""
+    """The request's body as bytes: as received; for a form FastAPI has parsed (its raw bytes
+    are gone by then), its fields and files in order; for a body the action's own code read as
+    a stream, nothing (such a body is not part of the fingerprint)."""
     try:
         return await request.body()
-    except RuntimeError:  # "Stream consumed": FastAPI read it as a form
+    except RuntimeError:  # "Stream consumed": FastAPI read it as a form, or a dependency did
         pass
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type not in _FORMS:
+        return b"\x00streamed"
     parts: list[bytes] = []
     for name, value in (await request.form()).multi_items():
         parts.append(name.encode("utf-8", "surrogatepass"))
@@ -249,16 +256,11 @@ async def body_of(request: Request) -> bytes:
 
 def fingerprint_of(request: Request, body: bytes) -> bytes:
     """What tells two requests with one key apart: method, path, query string and body."""
-    digest = hashlib.blake2b(digest_size=16)
     scope = request.scope
-    digest.update(scope["method"].encode("latin-1"))
-    digest.update(b" ")
-    digest.update(scope.get("raw_path") or scope["path"].encode("utf-8"))
-    digest.update(b"?")
-    digest.update(scope.get("query_string", b""))
-    digest.update(b"\n")
-    digest.update(body)
-    return digest.hexdigest().encode("ascii")
+    path = scope.get("raw_path") or scope["path"].encode("utf-8")
+    method = scope["method"].encode("latin-1")
+    whole = b"%b %b?%b\n%b" % (method, path, scope.get("query_string", b""), body)
+    return hashlib.blake2b(whole, digest_size=16).hexdigest().encode("ascii")
 
 
 def _owner_of(view: Any) -> str:

@@ -40,6 +40,7 @@ request.
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -129,6 +130,10 @@ class _Registration:
                 f"{self.owner}.state_class must be a subclass of BaseStateManager."
             )
         self.basename = basename or model.__name__.lower()
+        #: What operation ids start with: unique per viewset class, so two viewsets over one
+        #: model (say on /companies and /admin/companies) do not share them. Route names keep
+        #: DRF's basename (the model's name), as url_for("company-detail") expects.
+        self.name_base = basename or class_name_base(cls) or self.basename
         self.prefix = "/" + prefix.strip("/") if prefix and prefix.strip("/") else ""
         if not self.prefix and not router.prefix:
             raise ImproperlyConfigured(
@@ -157,11 +162,19 @@ class _Registration:
     def _check_basename(self) -> None:
         for route in self.router.routes:
             runner = getattr(getattr(route, "endpoint", None), RUNNER_ATTR, None)
-            if runner is not None and runner.bound.basename == self.basename:
+            if runner is None:
+                continue
+            if runner.bound.basename == self.basename:
                 raise ImproperlyConfigured(
                     f"{self.owner}: the basename {self.basename!r} is already used on this router "
                     f"by {runner.bound.owner}. Pass a distinct basename: "
                     f"@viewset(router, basename='...')."
+                )
+            if runner.name_base == self.name_base:
+                raise ImproperlyConfigured(
+                    f"{self.owner}: its operation ids ({self.name_base}_list, ...) are already "
+                    f"those of {runner.bound.owner} on this router. Rename one class, or pass "
+                    f"a distinct basename: @viewset(router, basename='...')."
                 )
 
     def register(self) -> None:
@@ -277,6 +290,7 @@ class _Registration:
             own_response=own_response,
             lists=lists,
             idempotency=idempotency,
+            name_base=self.name_base,
         )
         # With nothing to validate, the view (and its permission check) is made in the endpoint
         # itself, in the same order as a dependency would, minus the dependency's cost.
@@ -296,7 +310,7 @@ class _Registration:
         endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             signature, return_annotation=return_annotation
         )
-        endpoint.__name__ = f"{self.basename}_{bound.name}"
+        endpoint.__name__ = f"{self.name_base}_{bound.name}"
         endpoint.__qualname__ = f"{self.owner}.{bound.name}"
         endpoint.__doc__ = inspect.getdoc(getattr(self.cls, bound.name, None))
         return runner, endpoint
@@ -356,7 +370,7 @@ class _Registration:
             "status_code": status_code,
             "response_class": Response if name == "destroy" else JSONResponse,
             "name": f"{self.basename}-{'detail' if detail else 'list'}",
-            "operation_id": f"{self.basename}_{name}",
+            "operation_id": f"{self.name_base}_{name}",
             "summary": openapi.summary(name, self.basename),
             "tags": self.tags,
             "responses": responses,
@@ -411,7 +425,7 @@ class _Registration:
                 "methods": [method],
                 "status_code": spec.status_code,
                 "name": f"{self.basename}-{spec.url_name}",
-                "operation_id": f"{self.basename}_{name}{suffix}",
+                "operation_id": f"{self.name_base}_{name}{suffix}",
                 "responses": responses,
                 **kwargs,
             }
@@ -424,6 +438,13 @@ class _Registration:
                     kwargs.get("openapi_extra"), openapi.idempotency_parameter(idempotency)
                 )
             self.routes.append(_Route(path, runner, endpoint, route_kwargs))
+
+
+def class_name_base(cls: type) -> str:
+    """``CompanyViewSet`` → ``company``, ``AdminCompanyViewSet`` → ``admin_company``: the class
+    name without its ``ViewSet`` (or ``View``) suffix, in snake case."""
+    name = re.sub(r"(?i)(viewset|view)$", "", cls.__name__)
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower().strip("_")
 
 
 def _custom_actions(

@@ -285,6 +285,7 @@ def test_openapi_documents_the_preconditions_of_writes() -> None:
     assert set(paths["/companies"]["post"]["responses"]["201"]["headers"]) == {
         "ETag",
         "Idempotent-Replayed",
+        "Location",
     }
     assert "412" not in paths["/companies"]["post"]["responses"]
     plain = create_app(company_router()).openapi()["paths"]

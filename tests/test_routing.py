@@ -268,9 +268,11 @@ async def test_a_custom_basename_names_routes_and_operations() -> None:
         async def business_card(self) -> CompanyRead:
             return CompanyRead.model_validate(await self.get_object())
 
+    # Route names take the basename (the model's name unless given), operation ids the class's
+    # name unless a basename is given.
     assert {(route.name, route.operation_id) for route in api_routes(local)} == {
-        ("company-list", "company_list"),
-        ("company-detail", "company_retrieve"),
+        ("company-list", "companies_list"),
+        ("company-detail", "companies_retrieve"),
         ("firm-list", "firm_list"),
         ("firm-detail", "firm_retrieve"),
         ("firm-business-card", "firm_business_card"),
@@ -435,7 +437,7 @@ async def test_openapi_responses_of_every_standard_route() -> None:
     assert "404" not in stats["responses"]
 
 
-async def test_openapi_operation_ids_are_unique_and_named_after_the_basename() -> None:
+async def test_openapi_operation_ids_are_unique_and_named_after_the_class() -> None:
     spec = await openapi_of(router, untagged, slug_router)
     ids = [operation["operationId"] for operation in operations(spec).values()]
     assert len(ids) == len(set(ids))
@@ -458,7 +460,58 @@ async def test_openapi_operation_ids_are_unique_and_named_after_the_basename() -
     spec = await openapi_of(shared)
     ids = [operation["operationId"] for operation in operations(spec).values()]
     assert len(ids) == len(set(ids))
-    assert {"company_list", "user_list", "user_count", "company_destroy"} <= set(ids)
+    assert {
+        "shared_companies_list",
+        "shared_users_list",
+        "shared_users_count",
+        "shared_companies_destroy",
+    } <= set(ids)
+
+
+async def test_two_viewsets_over_one_model_on_two_routers_have_distinct_operation_ids() -> None:
+    public, admin = APIRouter(prefix="/companies"), APIRouter(prefix="/admin/companies")
+
+    @viewset(public)
+    class CompanyViewSet(ModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        create_schema = CompanyWrite
+
+    @viewset(admin)
+    class AdminCompanyViewSet(ModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        create_schema = CompanyWrite
+
+    # FastAPI warns of a duplicate operation id, and this suite turns warnings into errors.
+    spec = await openapi_of(public, admin)
+    ids = {
+        (method.upper(), path): operation["operationId"]
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+    assert ids[("GET", "/companies")] == "company_list"
+    assert ids[("GET", "/admin/companies")] == "admin_company_list"
+    assert ids[("DELETE", "/admin/companies/{id}")] == "admin_company_destroy"
+    assert len(set(ids.values())) == len(ids)
+
+
+def test_two_classes_giving_one_operation_id_on_one_router_are_refused() -> None:
+    local = APIRouter(prefix="/api")
+
+    @viewset(local, prefix="/companies")
+    class ThingViewSet(ReadOnlyModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+
+    class Other(ReadOnlyModelViewSet[User]):
+        model = User
+        read_schema = UserRead
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        viewset(local, prefix="/users")(type("ThingViewSet", (Other,), {}))
+    assert "ThingViewSet: its operation ids (thing_list, ...)" in str(raised.value)
+    assert "basename=" in str(raised.value)
 
 
 async def test_openapi_summaries() -> None:
