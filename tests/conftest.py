@@ -4,10 +4,13 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.processes import RedisServer, free_port, redis_server_path, scratch_database
 from tests.utils import DB_URL, IS_POSTGRES
 
 
@@ -41,10 +44,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
-@pytest.fixture
-def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """``REDIS_URL`` with a key prefix of this test's own (``?prefix=``), its keys deleted
-    afterwards. Skips with a reason when Redis is down, and fails instead when CI is set."""
+@contextmanager
+def _prefixed_redis() -> Iterator[str]:
+    """``REDIS_URL`` with a key prefix of its own (``?prefix=``), its keys deleted afterwards.
+    Skips with a reason when Redis is down, and fails instead when CI is set."""
     parts = urlsplit(REDIS_URL)
     if not _reachable_at(parts.hostname or "127.0.0.1", parts.port or 6379):
         reason = f"Redis is not reachable at {REDIS_URL} (TEST_REDIS_URL); start redis-server."
@@ -64,6 +67,21 @@ def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
         client.close()
 
 
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """``REDIS_URL`` with a key prefix of this test's own, its keys deleted afterwards."""
+    with _prefixed_redis() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_redis_url() -> Iterator[str]:
+    """``REDIS_URL`` with a key prefix of this test module's own, for processes that serve all
+    its tests; its keys deleted afterwards."""
+    with _prefixed_redis() as url:
+        yield url
+
+
 def _reachable_at(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), 2):
@@ -80,3 +98,25 @@ def _fresh_store() -> Iterator[None]:
     configure_store("memory://")
     yield
     configure_store("memory://")
+
+
+# --- the cross-process tests (tests/processes.py) -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database the server processes of a test module share: a scratch PostgreSQL
+    database on the server ``TORTOISE_TEST_DB`` names (dropped afterwards), else a SQLite
+    file."""
+    with scratch_database(tmp_path_factory.mktemp("processes-db")) as url:
+        yield url
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A ``redis-server`` of this test's own, on a free port, started; killed afterwards."""
+    server = RedisServer(redis_server_path(), free_port(), tmp_path)
+    try:
+        yield server.start()
+    finally:
+        server.kill()

@@ -3,8 +3,9 @@
 Every test here starts two real ``uvicorn`` processes serving tests/throttle_server.py, on two
 ports, as two hosts behind a load balancer: both count in the same Redis (the ``redis_url``
 fixture's, or a ``redis-server`` a test starts itself) and read the same database (a scratch
-PostgreSQL database when ``TORTOISE_TEST_DB`` names PostgreSQL, else a SQLite file). Requests
-are sent concurrently and split evenly between the two ports.
+PostgreSQL database when ``TORTOISE_TEST_DB`` names PostgreSQL, else a SQLite file; the
+processes and their fixtures are tests/processes.py's). Requests are sent concurrently and split
+evenly between the two ports.
 
 What they prove, which no in-process test can:
 
@@ -23,261 +24,29 @@ the tests skip, and fail instead when the environment variable ``CI`` is set.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from fastapi_viewsets.store import RETRY_AFTER_FAILURE
-from tests.utils import DB_URL, IS_POSTGRES
+from tests.processes import RedisServer, Server, serving
 
-ROOT = Path(__file__).resolve().parent.parent
 APP = "tests.throttle_server:app"
 LIMIT = 5
 REQUESTS = 20
-STARTUP_TIMEOUT = 20.0
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-# --- processes ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """One uvicorn process serving the throttle app."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def wait_until_up(
-    process: subprocess.Popen[bytes], ready: Callable[[], bool], what: str, log: Path
-) -> None:
-    """Call ``ready()`` until it is true; fail with ``log`` when ``process`` exits first."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(
-                f"{what} exited with {process.returncode} before answering:\n"
-                f"{log.read_text(errors='replace')}"
-            )
-        if ready():
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"{what} did not answer in {STARTUP_TIMEOUT} s:\n{log.read_text(errors='replace')}"
-            )
-        time.sleep(0.05)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@contextmanager
-def serving(store_url: str, db_url: str, logs: Path, count: int = 2) -> Iterator[list[Server]]:
-    """``count`` uvicorn processes counting in ``store_url``; the first creates the tables."""
-    servers: list[Server] = []
-    try:
-        for i in range(count):
-            port = free_port()
-            log = logs / f"uvicorn-{port}.log"
-            env = {
-                **os.environ,
-                "FASTAPI_VIEWSETS_STORE": store_url,
-                "THROTTLE_DB_URL": db_url,
-                "THROTTLE_GENERATE_SCHEMAS": "1" if i == 0 else "0",
-                "PYTHONPATH": os.pathsep.join(
-                    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
-                ),
-            }
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        APP,
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                    ],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            servers.append(Server(port, process, log))
-        for server in servers:
-            wait_until_up(
-                server.process,
-                lambda server=server: answers(f"{server.url}/health"),
-                f"uvicorn on port {server.port}",
-                server.log,
-            )
-        yield servers
-    finally:
-        for server in servers:
-            stop(server.process)
-
-
-def redis_server_path() -> str:
-    path = shutil.which("redis-server")
-    if path is None:
-        reason = "redis-server is not on PATH; install Redis to run the Redis-outage tests."
-        if IN_CI:
-            pytest.fail(f"CI requires redis-server: {reason}")
-        pytest.skip(reason)
-    return path
-
-
-def redis_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), 0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """A ``redis-server`` of a test's own on ``port``, persisting nothing; started, killed and
-    started again on the same port by the test."""
-
-    def __init__(self, binary: str, port: int, workdir: Path) -> None:
-        self.binary, self.port, self.workdir = binary, port, workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RedisServer:
-        log = self.workdir / f"redis-{self.port}-{uuid.uuid4().hex[:6]}.log"
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [
-                    self.binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                    "--dir",
-                    str(self.workdir),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        port = self.port
-        wait_until_up(self.process, lambda: redis_answers(port), f"redis-server on {port}", log)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL (which also ends a stopped process), and wait for it."""
-        if self.process is not None:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.wait(timeout=5)
-            self.process = None
-
-    def signal(self, number: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(number)
-
-
-# --- the database ---------------------------------------------------------------------------
-
-
-def _asyncpg_url(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(scheme="postgresql", path=f"/{database}", query=""))
-
-
-def postgres(url: str, sql: str) -> None:
-    """Run ``sql`` on a connection of its own, in an event loop of its own (the test's loop is
-    not running yet, and stays the current one)."""
-    import asyncpg
-
-    async def run() -> None:
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(run())
-    finally:
-        loop.close()
-
-
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The database both processes read: a scratch PostgreSQL database on the server
-    ``TORTOISE_TEST_DB`` names (dropped afterwards), else a SQLite file."""
-    if not IS_POSTGRES:
-        yield f"sqlite://{tmp_path_factory.mktemp('throttle-db') / 'db.sqlite3'}"
-        return
-    name = f"fvt_{uuid.uuid4().hex}"
-    admin = _asyncpg_url(DB_URL, "postgres")
-    postgres(admin, f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(DB_URL)._replace(path=f"/{name}"))
-    finally:
-        postgres(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def servers(redis_url: str, database_url: str, tmp_path: Path) -> Iterator[list[Server]]:
     """Two uvicorn processes counting in the ``redis_url`` fixture's Redis (prefix included)."""
-    with serving(redis_url, database_url, tmp_path) as found:
+    with serving(APP, redis_url, database_url, tmp_path) as found:
         yield found
 
 
@@ -433,24 +202,10 @@ async def test_one_scope_and_rate_counted_with_two_strategies(servers: list[Serv
 # --- Redis goes away ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A ``redis-server`` of this test's own, on a free port, started; killed afterwards."""
-    server = RedisServer(redis_server_path(), free_port(), tmp_path)
-    try:
-        yield server.start()
-    finally:
-        server.kill()
-
-
-def store_url(redis: RedisServer) -> str:
-    return f"redis://127.0.0.1:{redis.port}/0?prefix=fvt_{uuid.uuid4().hex[:12]}"
-
-
 async def test_redis_killed_then_restarted_under_two_processes(
     own_redis: RedisServer, database_url: str, tmp_path: Path
 ) -> None:
-    with serving(store_url(own_redis), database_url, tmp_path) as pair:
+    with serving(APP, own_redis.store_url(), database_url, tmp_path) as pair:
         # Counting, across both processes.
         (counted,) = await burst(pair, ("/allow", "erin", LIMIT + 1))
         assert_throttled(counted, "allow")
@@ -493,7 +248,7 @@ async def test_a_hung_redis_is_given_up_on_within_the_timeouts(
 ) -> None:
     """A Redis that stops answering (SIGSTOP: connections stay open, nothing comes back) is
     given up on after the store's socket timeouts, not a request's lifetime."""
-    with serving(store_url(own_redis), database_url, tmp_path) as pair:
+    with serving(APP, own_redis.store_url(), database_url, tmp_path) as pair:
         (counted,) = await burst(pair, ("/allow", "frank", 2))
         assert statuses(counted) == {200: 2}
 

@@ -1,9 +1,9 @@
 """An app served by real uvicorn processes in tests/test_throttling_processes.py.
 
 Every process serving it counts its throttles in the store ``FASTAPI_VIEWSETS_STORE`` names
-(a Redis, the same one for all of them) and reads the database ``THROTTLE_DB_URL`` names. Only
-a process started with ``THROTTLE_GENERATE_SCHEMAS=1`` creates the tables, so that two
-processes never race on ``CREATE TABLE``.
+(a Redis, the same one for all of them) and reads the database ``TEST_SERVER_DB_URL`` names.
+Only a process started with ``TEST_SERVER_GENERATE_SCHEMAS=1`` creates the tables, so that two
+processes never race on ``CREATE TABLE`` (see tests/processes.py).
 
 Routes (each the ``list`` of a read-only viewset over ``Company``):
 
@@ -43,8 +43,8 @@ from fastapi_viewsets import (
 )
 from tests.models import Company
 
-DB_URL = os.environ.get("THROTTLE_DB_URL") or "sqlite://:memory:"
-GENERATE_SCHEMAS = os.environ.get("THROTTLE_GENERATE_SCHEMAS") == "1"
+DB_URL = os.environ.get("TEST_SERVER_DB_URL") or "sqlite://:memory:"
+GENERATE_SCHEMAS = os.environ.get("TEST_SERVER_GENERATE_SCHEMAS") == "1"
 RATE = "5/minute"
 
 
