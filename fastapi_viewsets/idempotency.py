@@ -40,10 +40,13 @@ the throttles' ``RateLimit``) are those of the request that gets it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
+import os
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,12 +81,14 @@ MAX_KEY_LENGTH = 255
 RETRY_AFTER_RUNNING = 1
 #: Seconds a client is told to wait when the store cannot be reached.
 RETRY_AFTER_STORE_ERROR = 5
+#: Seconds between the attempts to withdraw a claim the store may have run after failing.
+WITHDRAW_EVERY = 1.0
 
 # Where the claim a request made waits for its answer (ResponseKeeper reads it).
 _CLAIM = "fastapi_viewsets.idempotency"
 _HEADER_KEY = HEADER.lower()
 _REPLAYED = (REPLAYED_HEADER.lower().encode("latin-1"), b"true")
-# A kept value is one of:  R<fingerprint>                        claimed, running
+# A kept value is one of:  R<fingerprint><token>                 claimed, running
 #                          D<fingerprint><len>\n<meta><body>    answered; meta is the status
 #                                                                and the headers, CRLF-ended
 _RUNNING = b"R"
@@ -179,9 +184,14 @@ class IdempotencyPolicy:
         fingerprint = fingerprint_of(request, await body_of(request))
         name = _storage_name(_owner_of(view), key)
         store = get_store()
+        # The token tells this request's claim from a later one of the same key.
+        running = b"%b%b%b" % (_RUNNING, fingerprint, os.urandom(8).hex().encode("ascii"))
         try:
-            found = await store.claim(name, _RUNNING + fingerprint, self.lease)
+            found = await store.claim(name, running, self.lease)
         except StorageError:
+            # A Redis that timed out may still run the claim when it wakes: withdraw it then,
+            # or the key would answer 409 for the lease though nothing runs.
+            _withdraw_later(store, name, running, self.lease)
             raise ServiceUnavailable(
                 "Idempotency keys cannot be checked now; nothing was done. Retry with the same "
                 "key.",
@@ -189,7 +199,7 @@ class IdempotencyPolicy:
                 headers={"Retry-After": str(RETRY_AFTER_STORE_ERROR)},
             ) from None
         if found is None:
-            request.scope[_CLAIM] = _Claim(store, name, fingerprint, self.ttl)
+            request.scope[_CLAIM] = _Claim(store, name, fingerprint, running, self.ttl)
             return None
         kind, kept = found[:1], found[1 : 1 + _FINGERPRINT_SIZE]
         if kept != fingerprint:
@@ -312,6 +322,8 @@ class _Claim:
     store: Store
     name: str
     fingerprint: bytes
+    #: The value the claim set: released only while the key still holds it.
+    running: bytes
     ttl: float
 
 
@@ -365,6 +377,32 @@ class ResponseKeeper:
 
 async def _release(claim: _Claim) -> None:
     try:
-        await claim.store.delete(claim.name)
+        await claim.store.delete_if(claim.name, claim.running)
     except StorageError as exc:
         logger.warning("An idempotency key could not be released (it lapses): %s", exc)
+
+
+# The withdrawals under way (a task only weakly referenced by its loop could be collected).
+_withdrawals: set[asyncio.Task[None]] = set()
+
+
+def _withdraw_later(store: Store, name: str, running: bytes, lease: float) -> None:
+    """Withdraw a claim whose ``SET`` failed, in case the store ran it anyway."""
+    task = asyncio.get_running_loop().create_task(_withdraw(store, name, running, lease))
+    _withdrawals.add(task)
+    task.add_done_callback(_withdrawals.discard)
+
+
+async def _withdraw(store: Store, name: str, running: bytes, lease: float) -> None:
+    # Once the store answers, a command it had queued has run; one more look a second later
+    # covers a claim that arrived on another connection at the same moment.
+    deadline = time.monotonic() + lease
+    answered = 0
+    while answered < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(WITHDRAW_EVERY)
+        try:
+            if await store.delete_if(name, running):
+                return
+        except StorageError:
+            continue
+        answered += 1

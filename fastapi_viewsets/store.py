@@ -1,7 +1,8 @@
 """The store: where counts shared by requests live, named by a URL.
 
-Throttles keep their counts here; idempotency keys will keep their answers here
-(:meth:`Store.claim`, :meth:`Store.put`, :meth:`Store.get`, :meth:`Store.delete`). One process
+Throttles keep their counts here; idempotency keys keep their answers here
+(:meth:`Store.claim`, :meth:`Store.put`, :meth:`Store.get`, :meth:`Store.delete`,
+:meth:`Store.delete_if`). One process
 needs nothing set up; several processes, or several hosts, share a Redis::
 
     memory://                           this process only (the default)
@@ -279,6 +280,16 @@ class Store:
             return
         await self._redis_call(lambda client: client.delete(name))
 
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Forget ``key`` if it still holds ``value`` (one atomic operation): whether it did."""
+        name = f"{self.prefix}:value:{key}"
+        if not self.shared:
+            return self._values.delete_if(name, value)
+        found = await self._redis_call(
+            lambda client: client.eval(_DELETE_IF_SCRIPT, 1, name, value)
+        )
+        return bool(found)
+
     async def _redis_call(self, call: Callable[[Any], Awaitable[Any]]) -> Any:
         self._check_up()
         try:
@@ -369,6 +380,15 @@ class Store:
         return Retry(NoBackoff(), 1, supported_errors=(ConnectionError,))
 
 
+# Compare and delete in one step: a value another request has claimed since is left alone.
+_DELETE_IF_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -425,6 +445,13 @@ class _MemoryValues:
     def delete(self, name: str) -> None:
         with self._lock:
             self._items.pop(name, None)
+
+    def delete_if(self, name: str, value: bytes) -> bool:
+        with self._lock:
+            if self._live(name, time.monotonic()) != value:
+                return False
+            del self._items[name]
+            return True
 
 
 _SYNC: dict[str, type[strategies.RateLimiter]] = {

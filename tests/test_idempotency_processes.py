@@ -20,7 +20,7 @@ What they prove, which no in-process test can:
 - a 5xx (an exception, or a 503 the action raised) releases the key for both processes: the
   retry on the other process runs;
 - when Redis is down, a request with a key answers 503 with ``Retry-After`` and runs nothing;
-  once Redis is back the key works. (Not when Redis hung instead: see the xfail test.)
+  once Redis is back the key works; a claim a hung Redis ran late is withdrawn.
 
 Redis is needed: without it (or without ``redis-server`` for the outage tests), the tests skip,
 and fail instead when the environment variable ``CI`` is set.
@@ -373,19 +373,13 @@ async def test_redis_killed_then_restarted_under_two_processes(
         assert "Traceback" not in server.output(), server.output()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the SET NX a request sent to a hung Redis runs when Redis resumes; the request "
-    "answered 503 ('nothing was done. Retry with the same key', Retry-After: 5) and never "
-    "settles that claim, so the key answers 409 'still being processed' for "
-    "idempotency_key_lease (60 s) though nothing runs",
-)
 async def test_a_key_refused_while_redis_hung_works_once_redis_answers(
     outage: tuple[RedisServer, list[Server]],
 ) -> None:
     """A Redis that stops answering (SIGSTOP: connections stay open, nothing comes back): a
     request with a key answers 503 within the store's timeouts and runs nothing; once Redis
-    answers again, the retry the 503 asked for (after its ``Retry-After``) runs."""
+    answers again, the retry the 503 asked for (after its ``Retry-After``) runs. Redis ran the
+    claim it had queued when it woke; the process that sent it withdraws it."""
     redis, pair = outage
     async with httpx.AsyncClient(timeout=10) as client:
         name, key = unique("hung"), unique("key")

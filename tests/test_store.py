@@ -387,7 +387,7 @@ def test_the_redis_clients_of_closed_loops_are_let_go(redis_url: str) -> None:
     assert len(store._redis) == 1  # only the last loop's, until another loop asks
 
 
-# --- values: what idempotency keys will keep ---------------------------------------------------
+# --- values: what idempotency keys keep ---------------------------------------------------------
 
 
 async def check_values(store: Store) -> None:
@@ -404,6 +404,12 @@ async def check_values(store: Store) -> None:
     await asyncio.sleep(0.1)
     assert await store.get(short) is None  # expired
     assert await store.claim(short, b"y", ttl=60) is None
+    # delete_if forgets only the value it is given: a later claim of the key stays.
+    assert await store.delete_if(short, b"x") is False
+    assert await store.get(short) == b"y"
+    assert await store.delete_if(short, b"y") is True
+    assert await store.get(short) is None
+    assert await store.delete_if(short, b"y") is False
 
 
 async def test_memory_values_claim_put_get_delete_and_expire() -> None:
