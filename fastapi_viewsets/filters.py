@@ -15,6 +15,14 @@
         ordering_fields = ["name", "created_at"]                 # ?ordering=-created_at,name
         ordering = ["-created_at"]                               # the default order
 
+As in django-filter, ``filterset_fields`` may also be a list of names, each compared with
+``exact``; a foreign key (or one-to-one) is compared by the related row's key under its own
+name, ``owner`` or ``owner_id`` alike::
+
+        filterset_fields = ["owner", "is_public"]               # ?owner=2&is_public=true
+
+And as in DRF, a string ``ordering`` is one field: ``ordering = "-created_at"``.
+
 Every parameter is a typed query parameter in OpenAPI, parsed by the model field's type (int,
 bool, date, datetime, decimal, UUID, enum). A value that does not parse is a 422 that names the
 parameter; an ``?ordering=`` field outside ``ordering_fields`` is a 400. Only declared
@@ -43,7 +51,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -62,6 +70,9 @@ if TYPE_CHECKING:
     from ._protocols import ListingView
 
 __all__ = ("Filter", "FilterSet", "Listing", "QueryParam")
+
+#: ``filterset_fields`` and ``FilterSet.fields``: lookups by field, or names compared exactly.
+FilterFields = Mapping[str, Sequence[str]] | Sequence[str]
 
 LOOKUPS = TEXT_LOOKUPS | {"exact", "not", "gt", "gte", "lt", "lte", "in", "isnull"}
 _SEARCH_PREFIXES = {"^": "istartswith", "=": "iexact", "@": "icontains"}
@@ -90,7 +101,7 @@ class FilterSet:
     """A reusable set of filters: ``fields`` as in ``filterset_fields``, plus :class:`Filter`
     attributes. Its methods run with ``self.view``, the viewset serving the request."""
 
-    fields: ClassVar[Mapping[str, Sequence[str]]] = {}
+    fields: ClassVar[FilterFields] = {}
     view: ListingView
 
     @classmethod
@@ -128,58 +139,158 @@ def resolve_field(
 ) -> tuple[TortoiseField[Any] | None, bool]:
     """The Tortoise field at ``path`` (``"owner__username"``), and whether it crosses a to-many
     relation (so results may repeat). ``None`` when it cannot be known before Tortoise init."""
-    parts = path.split("__")
+    *relations, last = path.split("__")
+    current, many = _follow(model, relations, path, owner)
+    if current is None:
+        return None, True
+    meta = current._meta
+    field = meta.fields_map.get(last)
+    if field is None:
+        if last == "pk":
+            return meta.fields_map[meta.pk_attr], many
+        relation = _forward_relation(current, last)
+        if relation is not None and relation != last:
+            # owner_id: the key column, which Tortoise adds to the model only at init.
+            return _key_of(current, relation)[0], many
+        if is_inited(current) or last not in reverse_relations(current):
+            raise _unknown_name(owner, path, last, current)
+        # A reverse relation, which Tortoise adds to the model only at init.
+        raise _ends_on_relation(owner, path, last)
+    if last in meta.fk_fields | meta.o2o_fields | meta.m2m_fields | meta.backward_fk_fields:
+        raise _ends_on_relation(owner, path, last)
+    return field, many
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a filter on a path compares: the queryset's path, the field whose type parses the
+    value, whether a to-many relation is crossed, and the path as OpenAPI describes it."""
+
+    path: str
+    field: TortoiseField[Any] | None
+    many: bool
+    label: str
+
+
+def resolve_filter(model: type[Model], path: str, owner: str) -> _Target:
+    """What a filter on ``path`` compares. A path that ends on a foreign key or a one-to-one
+    (``owner``, or its key column ``owner_id``) compares the key column with the related row's
+    key, as django-filter does; ``owner_id`` needs no join, where ``owner__id`` would."""
+    *relations, last = path.split("__")
+    current, many = _follow(model, relations, path, owner)
+    relation = None if current is None else _forward_relation(current, last)
+    if current is None or relation is None:
+        field, many = resolve_field(model, path, owner)
+        return _Target(path, field, many, path.replace("__", "."))
+    key, key_name = _key_of(current, relation)
+    label = ".".join([*relations, relation, key_name] if key_name else [*relations, relation])
+    return _Target("__".join([*relations, f"{relation}_id"]), key, many, label)
+
+
+def _follow(
+    model: type[Model], relations: Sequence[str], path: str, owner: str
+) -> tuple[type[Model] | None, bool]:
+    """The model that the ``relations`` of ``path`` lead to from ``model``, and whether one is
+    to-many. ``None`` for the model when it cannot be known before Tortoise init."""
     current = model
     many = False
-    for index, part in enumerate(parts):
+    for part in relations:
         meta = current._meta
         field = meta.fields_map.get(part)
-        last = index == len(parts) - 1
         if field is None:
-            if part == "pk" and last:
-                return meta.fields_map[meta.pk_attr], many
+            if _forward_relation(current, part) is not None:
+                # owner_id, before Tortoise init adds the key column: a column all the same.
+                raise _not_a_relation(owner, path, part, current)
             reverse = None if is_inited(current) else reverse_relations(current).get(part)
             if reverse is None:
-                raise ImproperlyConfigured(
-                    f"{owner}: {path!r} names {part!r}, which {current.__name__} does not have."
-                )
+                raise _unknown_name(owner, path, part, current)
             # A reverse relation, which Tortoise adds to the model only at init.
-            if last:
-                raise ImproperlyConfigured(
-                    f"{owner}: {path!r} ends on the relation {part!r}; name a field of the "
-                    f"related model, such as '{path}__id'."
-                )
             current, to_many = reverse
             many = many or to_many
             continue
-        relation = part in meta.fk_fields or part in meta.o2o_fields
         to_many = part in meta.m2m_fields or part in meta.backward_fk_fields
-        if last:
-            if relation or to_many:
-                raise ImproperlyConfigured(
-                    f"{owner}: {path!r} ends on the relation {part!r}; name a field of the "
-                    f"related model, such as '{path}__id'."
-                )
-            return field, many
+        relation = part in meta.fk_fields or part in meta.o2o_fields
         if not (relation or to_many or part in meta.backward_o2o_fields):
-            raise ImproperlyConfigured(
-                f"{owner}: {path!r} follows {part!r}, which is not a relation of "
-                f"{current.__name__}."
-            )
+            raise _not_a_relation(owner, path, part, current)
         many = many or to_many
-        related = getattr(field, "related_model", None)
-        if not (isinstance(related, type) and issubclass(related, Model)):
-            related = find_model(str(getattr(field, "model_name", "")), current)
+        related = _related_model(field, current)
         if related is None:
             return None, True
         current = related
-    return None, many  # pragma: no cover - the loop always returns
+    return current, many
+
+
+def _related_model(field: TortoiseField[Any], near: type[Model]) -> type[Model] | None:
+    related = getattr(field, "related_model", None)
+    if isinstance(related, type) and issubclass(related, Model):
+        return related
+    # Before Tortoise init a relation names its model as "app.Model".
+    return find_model(str(getattr(field, "model_name", "")), near)
+
+
+def _forward_relation(model: type[Model], name: str) -> str | None:
+    """The foreign key or one-to-one of ``model`` that ``name`` names, by its own name or by
+    its key column's (``owner_id``, which Tortoise adds to the model only at init)."""
+    meta = model._meta
+    forward = meta.fk_fields | meta.o2o_fields
+    if name in forward:
+        return name
+    if name.endswith("_id") and name[: -len("_id")] in forward:
+        return name[: -len("_id")]
+    return None
+
+
+def _key_of(model: type[Model], relation: str) -> tuple[TortoiseField[Any] | None, str | None]:
+    """The field that types the key column of ``model``'s ``relation`` (the related field it
+    refers to), and that field's name; ``None`` where it cannot be known yet."""
+    meta = model._meta
+    fk = meta.fields_map[relation]
+    related = _related_model(fk, model)
+    if related is None:
+        return meta.fields_map.get(f"{relation}_id"), None
+    key_name = getattr(fk, "to_field", None) or related._meta.pk_attr
+    # After init the key column is a copy of the related field, bounds included.
+    key = meta.fields_map.get(f"{relation}_id") or related._meta.fields_map.get(key_name)
+    return key, key_name
+
+
+def _unknown_name(owner: str, path: str, part: str, model: type[Model]) -> ImproperlyConfigured:
+    names = set(model._meta.fields_map)
+    if not is_inited(model):
+        names |= set(reverse_relations(model))
+    return ImproperlyConfigured(
+        f"{owner}: {path!r} names {part!r}, which {model.__name__} does not have. Name one of "
+        f"its fields or relations: {', '.join(sorted(names))}."
+    )
+
+
+def _ends_on_relation(owner: str, path: str, part: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(
+        f"{owner}: {path!r} ends on the relation {part!r}; name a field of the related model, "
+        f"such as '{path}__id'."
+    )
+
+
+def _not_a_relation(owner: str, path: str, part: str, model: type[Model]) -> ImproperlyConfigured:
+    return ImproperlyConfigured(
+        f"{owner}: {path!r} follows {part!r}, which is not a relation of {model.__name__}."
+    )
+
+
+def ordering_entries(ordering: str | Sequence[str] | None) -> tuple[str, ...]:
+    """An ``ordering`` setting as its entries. A string is one field, as DRF reads it
+    (``"-created_at"``), not a sequence of one-letter names."""
+    if not ordering:
+        return ()
+    if isinstance(ordering, str):
+        return (ordering,)
+    return tuple(ordering)
 
 
 @dataclass
 class _FieldFilter:
-    """A ``field__lookup`` filter; its converter is made on first use, when Tortoise knows
-    every relation (a related field's type may be unknown at registration)."""
+    """A ``field__lookup`` filter; what it compares, and its converter, are decided on first
+    use, when Tortoise knows every relation (a related field may be unknown at registration)."""
 
     owner: str
     model: type[Model]
@@ -188,16 +299,17 @@ class _FieldFilter:
     lookup: str
     declared_type: Any
     converter: Callable[[Any], Any] | None = None
+    key: str = ""
 
     def __call__(self, view: Any, queryset: QuerySet[Any], raw: Any) -> QuerySet[Any]:
         if self.converter is None:
-            field, _ = resolve_field(self.model, self.path, self.owner)
+            target = resolve_filter(self.model, self.path, self.owner)
             declared = self.declared_type
-            if declared is None or (declared is int and field is not None):
-                declared = value_type(field)  # a declared int keeps the column's bounds
+            if declared is None or (declared is int and target.field is not None):
+                declared = value_type(target.field)  # a declared int keeps the column's bounds
+            self.key = target.path if self.lookup == "exact" else f"{target.path}__{self.lookup}"
             self.converter = query_converter(self.name, declared, self.lookup)
-        key = self.path if self.lookup == "exact" else f"{self.path}__{self.lookup}"
-        return queryset.filter(**{key: self.converter(raw)})
+        return queryset.filter(**{self.key: self.converter(raw)})
 
 
 class Listing:
@@ -210,13 +322,15 @@ class Listing:
         self.owner = owner
         self.model = model
         self.params: list[QueryParam] = []
+        # The paths of filters, and of search and ordering: checked again after init.
+        self.filter_paths: list[str] = []
         self.paths: list[str] = []
         self._checked = is_inited(model)
         self._add_filters(cls)
         self.search_fields = tuple(getattr(cls, "search_fields", None) or ())
         self._add_search()
         self.ordering_fields = tuple(getattr(cls, "ordering_fields", None) or ())
-        self.default_ordering = tuple(getattr(cls, "ordering", None) or ())
+        self.default_ordering = ordering_entries(getattr(cls, "ordering", None))
         self._add_ordering()
         names = [p.name for p in self.params]
         duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -235,6 +349,8 @@ class Listing:
         be reverse relations are accepted at registration, before ``Tortoise.init``)."""
         if self._checked or not is_inited(self.model):
             return
+        for path in self.filter_paths:
+            resolve_filter(self.model, path, self.owner)
         for path in self.paths:
             if path != "pk":
                 resolve_field(self.model, path, self.owner)
@@ -243,13 +359,13 @@ class Listing:
     # --- filters --------------------------------------------------------------------------
 
     def _add_filters(self, cls: type[Any]) -> None:
-        fields: dict[str, Sequence[str]] = dict(getattr(cls, "filterset_fields", None) or {})
+        fields = self._lookups(getattr(cls, "filterset_fields", None), "filterset_fields")
         filterset: type[FilterSet] | None = getattr(cls, "filterset_class", None)
         declared: dict[str, Filter] = {}
         if filterset is not None:
             if not (isinstance(filterset, type) and issubclass(filterset, FilterSet)):
                 raise ImproperlyConfigured(f"{self.owner}.filterset_class must be a FilterSet.")
-            fields = {**filterset.fields, **fields}
+            fields = {**self._lookups(filterset.fields, f"{filterset.__name__}.fields"), **fields}
             declared = filterset.declared_filters()
         for path, lookups in fields.items():
             if isinstance(lookups, str):
@@ -262,6 +378,23 @@ class Listing:
                 self._add_filter(name, Filter(field_name=path, lookup=lookup), filterset)
         for name, declared_filter in declared.items():
             self._add_filter(name, declared_filter, filterset)
+
+    def _lookups(self, fields: FilterFields | None, setting: str) -> dict[str, Sequence[str]]:
+        """``fields`` as lookups by field: the list form names fields compared with ``exact``,
+        as django-filter reads it."""
+        if not fields:
+            return {}
+        if isinstance(fields, Mapping):
+            return dict(fields)
+        names = list(fields) if isinstance(fields, Iterable) and not isinstance(fields, str) else []
+        if not names or not all(isinstance(name, str) for name in names):
+            example = repr([fields]) if isinstance(fields, str) else "['name', 'owner']"
+            raise ImproperlyConfigured(
+                f"{self.owner}: {setting} must be a list of field names, such as {example}, "
+                f"or a mapping of fields to lookups, such as {{'name': ['exact', 'icontains']}}; "
+                f"not {fields!r}."
+            )
+        return {name: ["exact"] for name in names}
 
     def _add_filter(self, name: str, spec: Filter, filterset: type[FilterSet] | None) -> None:
         if spec.lookup not in LOOKUPS:
@@ -286,11 +419,12 @@ class Listing:
                 result: QuerySet[Any] = getattr(instance, method_name)(queryset, convert(raw))
                 return result
 
-            self.params.append(QueryParam(name, python_type, _describe(spec, name), apply_method))
+            description = _describe(spec, path.replace("__", "."))
+            self.params.append(QueryParam(name, python_type, description, apply_method))
             return
-        field, many = resolve_field(self.model, path, self.owner)
-        self.paths.append(path)
-        field_type = spec.type or value_type(field)
+        target = resolve_filter(self.model, path, self.owner)
+        self.filter_paths.append(path)
+        field_type = spec.type or value_type(target.field)
         if spec.lookup == "isnull":
             annotation: Any = bool
         elif spec.lookup == "in" or spec.lookup in TEXT_LOOKUPS or field_type is None:
@@ -298,7 +432,8 @@ class Listing:
         else:
             annotation = field_type
         apply = _FieldFilter(self.owner, self.model, name, path, spec.lookup, spec.type)
-        self.params.append(QueryParam(name, annotation, _describe(spec, name), apply, many))
+        description = _describe(spec, target.label)
+        self.params.append(QueryParam(name, annotation, description, apply, target.many))
 
     # --- search -----------------------------------------------------------------------------
 
@@ -427,10 +562,10 @@ def _ordering_name(entry: str) -> tuple[str, bool]:
     return entry, False
 
 
-def _describe(spec: Filter, name: str) -> str:
+def _describe(spec: Filter, subject: str) -> str:
+    """``spec``'s description, or one about ``subject``, its path as dotted names."""
     if spec.description:
         return spec.description
-    path = spec.field_name or name
     words = {
         "exact": "equals",
         "not": "differs from",
@@ -448,4 +583,4 @@ def _describe(spec: Filter, name: str) -> str:
         "in": "is one of (comma-separated)",
         "isnull": "is null (true) or not (false):",
     }
-    return f"Rows whose {path.replace('__', '.')} {words[spec.lookup]} the value."
+    return f"Rows whose {subject} {words[spec.lookup]} the value."

@@ -55,7 +55,7 @@ from ._integrity import conflict_from
 from ._values import column_problem, safe_input
 from .conditional import etag_of, if_match
 from .exceptions import NotFound, PreconditionFailed, PreconditionRequired
-from .filters import FilterSet
+from .filters import FilterFields, FilterSet
 from .pagination import BasePagination
 from .schemas import default_read_schema
 from .views import APIView, BoundAction, authenticate_challenges
@@ -93,16 +93,18 @@ class GenericViewSet(APIView, Generic[ModelT]):
     lookup_field: ClassVar[str] = "id"
     #: How lists are paginated; ``None`` answers a plain JSON array.
     pagination_class: ClassVar[type[BasePagination] | None] = None
-    #: ``{"field": ["exact", "icontains"], "owner__name": ["exact"]}``: filter parameters.
-    filterset_fields: ClassVar[Mapping[str, Sequence[str]] | None] = None
+    #: ``{"field": ["exact", "icontains"], "owner__name": ["exact"]}``: filter parameters; or
+    #: ``["field", "owner"]``, each compared with ``exact`` (a relation by its key).
+    filterset_fields: ClassVar[FilterFields | None] = None
     #: A FilterSet for filters beyond ``field__lookup``.
     filterset_class: ClassVar[type[FilterSet] | None] = None
     #: Fields ``?search=`` looks in; ``^`` starts-with, ``=`` exact (both ignore case).
     search_fields: ClassVar[Sequence[str] | None] = None
     #: Fields ``?ordering=`` may name.
     ordering_fields: ClassVar[Sequence[str] | None] = None
-    #: The default order of lists (the primary key is always appended).
-    ordering: ClassVar[Sequence[str] | None] = None
+    #: The default order of lists (the primary key is always appended); a string is one
+    #: field, as in DRF (``"-created_at"``).
+    ordering: ClassVar[str | Sequence[str] | None] = None
 
     #: The order ``filter_queryset`` applied (the request's ``?ordering=`` or the default).
     ordering_used: list[str] | None = None

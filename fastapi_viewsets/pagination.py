@@ -51,6 +51,7 @@ from tortoise.queryset import QuerySet
 from ._sql import count_rows
 from ._values import normalise_value, text_problem, value_type
 from .exceptions import ErrorResponse, ImproperlyConfigured, NotFound, ParseError
+from .filters import ordering_entries
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -263,7 +264,8 @@ class CursorPagination(BasePagination):
 
     page_size: ClassVar[int] = 20
     max_page_size: ClassVar[int] = 100
-    ordering: ClassVar[Sequence[str]] = ("-pk",)
+    #: The order without one of the viewset's; a string is one field (``"-created_at"``).
+    ordering: ClassVar[str | Sequence[str]] = ("-pk",)
     cursor_query_param: ClassVar[str] = "cursor"
     page_size_query_param: ClassVar[str] = "page_size"
     #: Key of the cursor's signature. Cursors hold only ordering values, which are parsed by
@@ -295,9 +297,9 @@ class CursorPagination(BasePagination):
     def check(cls, viewset: type[Any], owner: str) -> None:
         model: type[Model] = viewset.model
         fields = [
-            *(getattr(viewset, "ordering", None) or ()),
+            *ordering_entries(getattr(viewset, "ordering", None)),
             *(getattr(viewset, "ordering_fields", None) or ()),
-            *cls.ordering,
+            *ordering_entries(cls.ordering),
         ]
         for entry in fields:
             name = entry.lstrip("-")
@@ -398,9 +400,9 @@ class CursorPagination(BasePagination):
         are made of their values in the first and last rows."""
         model: type[Model] = viewset.model
         entries = [
-            *(getattr(viewset, "ordering", None) or ()),
+            *ordering_entries(getattr(viewset, "ordering", None)),
             *(getattr(viewset, "ordering_fields", None) or ()),
-            *cls.ordering,
+            *ordering_entries(cls.ordering),
         ]
         names = [cls._field_name(model, entry) for entry in entries]
         return tuple(dict.fromkeys([*names, model._meta.pk_attr]))
@@ -412,7 +414,7 @@ class CursorPagination(BasePagination):
         pk = model._meta.pk_attr
         ordering = [
             o.replace("pk", pk, 1) if o.lstrip("-") == "pk" else o
-            for o in (view.ordering_used or self.ordering)
+            for o in (view.ordering_used or ordering_entries(self.ordering))
         ]
         if not any(o.lstrip("-") == pk for o in ordering):
             ordering.append(pk)

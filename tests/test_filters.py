@@ -28,6 +28,7 @@ from fastapi_viewsets.filters import Filter, FilterSet
 from fastapi_viewsets.pagination import LimitOffsetPagination, PageNumberPagination
 from fastapi_viewsets.testing import capture_queries
 from tests.models import (
+    Badge,
     Company,
     Project,
     Queue,
@@ -776,7 +777,6 @@ def company_viewset(**attrs: Any) -> APIRouter:
         ({"filterset_fields": {"name": "exact"}}, "must be a list of lookups"),
         ({"filterset_fields": {"nope": ["exact"]}}, "'nope' names 'nope'"),
         ({"filterset_fields": {"owner__nope": ["exact"]}}, "User does not have"),
-        ({"filterset_fields": {"owner": ["exact"]}}, "ends on the relation 'owner'"),
         ({"filterset_fields": {"projects": ["exact"]}}, "ends on the relation 'projects'"),
         ({"filterset_fields": {"name__foo": ["exact"]}}, "not a relation of Company"),
         ({"filterset_class": int}, "filterset_class must be a FilterSet"),
@@ -998,6 +998,16 @@ def import_time_outcomes() -> dict[str, str]:
         "ends on a reverse relation": {"search_fields": ["projects"]},
         "reverse relation": {"filterset_fields": {"projects__name": ["exact"]}},
         "reverse many-to-many relation": {"search_fields": ["projects__tags__name"]},
+        "list form": {"filterset_fields": ["name", "size"]},
+        "foreign key": {"filterset_fields": ["owner"]},
+        "foreign key by its key": {"filterset_fields": {"owner_id": ["exact", "in"]}},
+        "foreign key across a relation": {"filterset_fields": ["projects__company"]},
+        "list form, unknown name": {"filterset_fields": ["name", "nope"]},
+        "list form, a string": {"filterset_fields": "name"},
+        "through a key column": {"filterset_fields": ["owner_id__username"]},
+        "string ordering": {"ordering": "-created_at"},
+        "ordering by a key column": {"ordering_fields": ["owner_id"]},
+        "string ordering, unknown name": {"ordering": "-nope"},
     }
     outcomes: dict[str, str] = fresh_registration(
         f"CASES = {cases!r}\n" + textwrap.dedent(IMPORT_TIME)
@@ -1005,7 +1015,17 @@ def import_time_outcomes() -> dict[str, str]:
     return outcomes
 
 
-@pytest.mark.parametrize("case", ["unknown lookup", "through a column"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown lookup",
+        "through a column",
+        "list form, unknown name",
+        "list form, a string",
+        "through a key column",
+        "string ordering, unknown name",
+    ],
+)
 def test_mistakes_found_at_import_time(import_time_outcomes: dict[str, str], case: str) -> None:
     assert import_time_outcomes[case] == "ImproperlyConfigured"
 
@@ -1028,8 +1048,20 @@ def test_unknown_fields_are_refused_at_import_time(
     assert import_time_outcomes[case] == "ImproperlyConfigured"
 
 
-@pytest.mark.parametrize("case", ["reverse relation", "reverse many-to-many relation"])
-def test_reverse_relations_are_known_at_import_time(
+@pytest.mark.parametrize(
+    "case",
+    [
+        "reverse relation",
+        "reverse many-to-many relation",
+        "list form",
+        "foreign key",
+        "foreign key by its key",
+        "foreign key across a relation",
+        "string ordering",
+        "ordering by a key column",
+    ],
+)
+def test_reverse_relations_foreign_keys_and_the_list_form_are_known_at_import_time(
     import_time_outcomes: dict[str, str], case: str
 ) -> None:
     assert import_time_outcomes[case] == "accepted"
@@ -1279,3 +1311,249 @@ async def test_a_to_many_filter_with_an_ordering_across_a_relation() -> None:
         names = [c["name"] for c in response.json()]
         assert sorted(names) == ["a", "b", "c"]
         assert names.index("b") < names.index("a")
+
+
+# --- DRF's habits: the list form of filterset_fields, foreign keys, a string ordering --------
+
+
+class ProjectRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+
+
+class BadgeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+
+
+class OwnerFilter(FilterSet):
+    fields = ["owner"]  # the list form in a FilterSet too
+
+
+# Registered at import time, before Tortoise.init, as an application registers its viewsets.
+listed = APIRouter(prefix="/listed")
+
+
+@viewset(listed, basename="listed")
+class ListedFilters(ReadOnlyModelViewSet[Company]):
+    model = Company
+    read_schema = CompanyRead
+    filterset_fields = ["owner", "size", "is_public", "owner__username"]
+    ordering = "-size"  # one field, as DRF reads a string
+
+
+keyed = APIRouter(prefix="/keyed")
+
+
+@viewset(keyed, basename="keyed")
+class KeyedFilters(ReadOnlyModelViewSet[Company]):
+    model = Company
+    read_schema = CompanyRead
+    filterset_fields = {"owner_id": ["exact", "in"], "owner": ["in", "isnull"]}
+
+
+listed_projects = APIRouter(prefix="/listed-projects")
+
+
+@viewset(listed_projects, basename="listed-projects")
+class ListedProjects(ReadOnlyModelViewSet[Project]):
+    model = Project
+    read_schema = ProjectRead
+    filterset_fields = ["company", "company__owner"]
+
+
+listed_badges = APIRouter(prefix="/listed-badges")
+
+
+@viewset(listed_badges, basename="listed-badges")
+class ListedBadges(ReadOnlyModelViewSet[Badge]):
+    model = Badge
+    read_schema = BadgeRead
+    filterset_fields = ["holder"]  # a one-to-one
+
+
+def listed_app() -> Any:
+    return create_app(listed, keyed, listed_projects, listed_badges)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # ordering = "-size", the primary key breaking ties
+        ("", ["Acme Corp", "Globex", "Initech", "Acme Labs", "Umbrella"]),
+        ("owner={ann}", ["Acme Corp", "Umbrella"]),
+        ("owner={bob}&size=7", ["Initech"]),
+        ("owner=2147483647", []),
+        ("size=3", ["Acme Labs", "Umbrella"]),
+        ("is_public=true&owner__username=bob", ["Initech", "Acme Labs"]),
+        (
+            "owner__in={ann}",
+            ["Acme Corp", "Globex", "Initech", "Acme Labs", "Umbrella"],
+        ),  # exact only
+    ],
+)
+async def test_the_list_form_of_filterset_fields_filters_exactly(
+    query: str, expected: list[str]
+) -> None:
+    async with serve(listed_app()) as client:
+        made = await make_companies()
+        owners = {"ann": made[0].owner_id, "bob": made[1].owner_id}
+        response = await client.get(f"/listed?{query.format(**owners)}")
+        assert response.status_code == 200, response.text
+        assert names(response.json()) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("owner_id={bob}", ["Acme Labs", "Initech"]),
+        ("owner_id__in={ann},{bob}", ["Acme Corp", "Acme Labs", "Initech", "Umbrella"]),
+        ("owner__in={ann}", ["Acme Corp", "Umbrella"]),
+        ("owner__isnull=true", ["Globex"]),
+        ("owner__isnull=false&owner_id={ann}", ["Acme Corp", "Umbrella"]),
+    ],
+)
+async def test_a_foreign_key_is_named_by_itself_or_by_its_key(
+    query: str, expected: list[str]
+) -> None:
+    async with serve(listed_app()) as client:
+        made = await make_companies()
+        owners = {"ann": made[0].owner_id, "bob": made[1].owner_id}
+        response = await client.get(f"/keyed?{query.format(**owners)}")
+        assert response.status_code == 200, response.text
+        assert names(response.json()) == expected
+
+
+async def test_foreign_keys_across_a_relation_and_one_to_ones() -> None:
+    async with serve(listed_app()) as client:
+        made = await make_companies()
+        ann = made[0].owner_id
+        web = await Project.create(name="web", company=made[0])  # Acme Corp, ann's
+        await Project.create(name="api", company=made[1])  # Acme Labs, bob's
+        app_ = await Project.create(name="app", company=made[4])  # Umbrella, ann's
+
+        def listed_names(body: Any) -> list[str]:
+            return [row["name"] for row in body]
+
+        body = (await client.get(f"/listed-projects?company={made[0].id}")).json()
+        assert listed_names(body) == ["web"]
+        body = (await client.get(f"/listed-projects?company__owner={ann}")).json()
+        assert listed_names(body) == [web.name, app_.name]
+
+        holder = await User.create(username="holder")
+        await Badge.create(code="first")
+        held = await Badge.create(code="second", holder=holder)
+        body = (await client.get(f"/listed-badges?holder={holder.id}")).json()
+        assert body == [{"id": held.id, "code": "second"}]
+
+
+@pytest.mark.parametrize(
+    ("url", "param"),
+    [
+        ("/listed?owner=ann", "owner"),
+        ("/listed?owner=1.5", "owner"),
+        ("/listed?owner=2147483648", "owner"),  # beyond User.id's column
+        ("/keyed?owner_id=x", "owner_id"),
+        ("/keyed?owner_id__in=1,x", "owner_id__in"),
+        ("/keyed?owner__isnull=perhaps", "owner__isnull"),
+        ("/keyed?owner__in=1,x", "owner__in"),
+        ("/listed-projects?company__owner=x", "company__owner"),
+        ("/listed-badges?holder=x", "holder"),
+    ],
+)
+async def test_a_foreign_key_value_that_does_not_parse_is_422(url: str, param: str) -> None:
+    async with serve(listed_app()) as client:
+        with capture_queries() as queries:
+            response = await client.get(url)
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["query", param]
+        assert len(queries) == 0
+
+
+async def test_a_foreign_key_parameter_has_the_related_keys_type_in_openapi() -> None:
+    async with serve(listed_app()) as client:
+        spec = (await client.get("/openapi.json")).json()
+
+    def parameters(path: str) -> dict[str, Any]:
+        return {p["name"]: p for p in query_parameters(spec["paths"][path]["get"])}
+
+    int32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+    listed_params = parameters("/listed")
+    assert list(listed_params) == ["owner", "size", "is_public", "owner__username"]
+    assert {name: p["schema"]["anyOf"][0] for name, p in listed_params.items()} == {
+        "owner": int32,
+        "size": int32,
+        "is_public": {"type": "boolean"},
+        "owner__username": {"type": "string"},
+    }
+    assert listed_params["owner"]["description"] == "Rows whose owner.id equals the value."
+    keyed_params = parameters("/keyed")
+    assert keyed_params["owner_id"]["schema"]["anyOf"][0] == int32
+    assert keyed_params["owner_id"]["description"] == "Rows whose owner.id equals the value."
+    assert keyed_params["owner__isnull"]["schema"]["anyOf"][0] == {"type": "boolean"}
+    project_params = parameters("/listed-projects")
+    assert project_params["company"]["schema"]["anyOf"][0] == int32
+    assert project_params["company__owner"]["schema"]["anyOf"][0] == int32
+    assert project_params["company__owner"]["description"] == (
+        "Rows whose company.owner.id equals the value."
+    )
+    assert parameters("/listed-badges")["holder"]["schema"]["anyOf"][0] == int32
+
+
+async def test_the_list_form_in_a_filterset_and_a_foreign_key_registered_after_init() -> None:
+    async with serve(create_app()):  # Tortoise knows every relation, and the key columns
+        pass
+    router = company_viewset(read_schema=CompanyRead, filterset_class=OwnerFilter)
+    async with serve(create_app(router)) as client:
+        made = await make_companies()
+        body = (await client.get(f"/configured?owner={made[1].owner_id}")).json()
+        assert names(body) == ["Acme Labs", "Initech"]
+        assert (await client.get("/configured?owner=x")).status_code == 422
+        spec = (await client.get("/openapi.json")).json()
+        (param,) = query_parameters(spec["paths"]["/configured"]["get"])
+        assert param["schema"]["anyOf"][0]["type"] == "integer"
+
+
+@pytest.mark.parametrize(
+    ("attrs", "message"),
+    [
+        (
+            {"filterset_fields": ["name", "nope"]},
+            "Configured: 'nope' names 'nope', which Company does not have. Name one of its "
+            "fields or relations: created_at, description, id, ",
+        ),
+        ({"filterset_fields": ["owner__nope"]}, "which User does not have. Name one of"),
+        ({"filterset_fields": ["projects"]}, "ends on the relation 'projects'"),
+        ({"filterset_fields": ["owner_id__username"]}, "follows 'owner_id', which is not a"),
+        (
+            {"filterset_fields": "name"},
+            "Configured: filterset_fields must be a list of field names, such as "
+            r"\['name'\], or a mapping",
+        ),
+        ({"filterset_fields": [("name", ["exact"])]}, "filterset_fields must be a list of"),
+        (
+            {"filterset_class": type("Letters", (FilterSet,), {"fields": "name"})},
+            "Configured: Letters.fields must be a list of field names",
+        ),
+        ({"ordering": "-nope"}, "'nope' names 'nope'"),
+    ],
+)
+async def test_mistakes_in_the_list_form_name_the_class_and_the_fix(
+    attrs: dict[str, Any], message: str
+) -> None:
+    async with serve(create_app()):  # Tortoise knows every relation, and the key columns
+        pass
+    with pytest.raises(ImproperlyConfigured, match=message):
+        company_viewset(**attrs)
+
+
+async def test_a_string_ordering_is_one_field() -> None:
+    router = company_viewset(read_schema=CompanyRead, ordering="name")
+    async with serve(create_app(router)) as client:
+        for name in ("b", "c", "a"):
+            await Company.create(name=name)
+        assert names((await client.get("/configured")).json()) == ["a", "b", "c"]

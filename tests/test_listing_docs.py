@@ -23,6 +23,7 @@ from docs.examples import (
     filtering_compose,
     filtering_fields,
     filtering_filterset,
+    filtering_list,
     pagination_basic,
     pagination_classes,
     pagination_cursor_index,
@@ -565,6 +566,32 @@ async def test_the_filterset_in_openapi_and_its_bounds() -> None:
         response = await client.get("/teams?min_size=2147483648")
         assert response.status_code == 422
         assert (await client.get("/teams?staffed=perhaps")).status_code == 422
+
+
+# --- filtering_list.py -------------------------------------------------------------------------
+
+
+async def test_the_list_form_and_a_string_ordering() -> None:
+    async with running(filtering_list.router, modules=TEAMS) as client:
+        made = await make_teams()
+        ada, bob = made["Core platform"].owner_id, made["Data"].owner_id
+        assert names((await client.get("/teams")).json()) == ALL_TEAMS  # -created_at
+        assert names((await client.get(f"/teams?owner={ada}")).json()) == ["Web", "Core platform"]
+        body = (await client.get(f"/teams?owner={bob}&size=5&is_public=true")).json()
+        assert names(body) == ["Security"]
+        assert names((await client.get(f"/teams?owner_id={bob}")).json()) == ALL_TEAMS  # ignored
+        response = await client.get("/teams?owner=ada")
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["query", "owner"]
+
+        spec = (await client.get("/openapi.json")).json()
+        params = {p["name"]: p for p in query_parameters(spec["paths"]["/teams"]["get"])}
+        assert list(params) == ["owner", "size", "is_public"]
+        # The member's id: an IntField's range
+        int32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+        assert params["owner"]["schema"]["anyOf"][0] == int32
+        assert params["owner"]["description"] == "Rows whose owner.id equals the value."
+        assert params["is_public"]["schema"]["anyOf"][0] == {"type": "boolean"}
 
 
 # --- filtering_compose.py ----------------------------------------------------------------------

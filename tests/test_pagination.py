@@ -1045,3 +1045,54 @@ async def test_forged_cursor_values_are_checked_like_filter_values(
         token = sign(payload.encode())
         response = await client.get(f"/cursors?ordering={ordering}&cursor={token}")
         assert response.status_code == status, response.text
+
+
+# --- a string ordering is one field, as in DRF ---------------------------------------------------
+
+
+class BySizeString(CursorPagination):
+    page_size = 3
+    ordering = "-size"  # as DRF users write it
+
+
+class BySlugString(CursorPagination):
+    ordering = "slug"
+
+
+@pytest.mark.parametrize(
+    ("attrs", "keys"),
+    [
+        ({"pagination_class": BySizeString}, ("-size",)),
+        ({"pagination_class": SmallCursor, "ordering": "name"}, ("name",)),
+        ({"pagination_class": SmallCursor, "ordering": "-size"}, ("-size",)),
+        ({"pagination_class": SmallPages, "ordering": "-name"}, ("-name",)),
+        ({"pagination_class": SmallLimits, "ordering": "size"}, ("size",)),
+    ],
+)
+async def test_a_string_ordering_is_one_field(attrs: dict[str, Any], keys: tuple[str, ...]) -> None:
+    router = APIRouter(prefix="/stringly")
+    viewset(router)(
+        type(
+            "Stringly", (ReadOnlyModelViewSet,), {"model": Company, "read_schema": Ranked, **attrs}
+        )
+    )
+    async with serve(create_app(router)) as client:
+        companies = await make_companies(10, sizes=3)
+        walked = await walk(client, "/stringly", "next")
+        assert [row for page in walked for row in page] == by(companies, *keys)
+        assert len(walked) > 1
+
+
+@pytest.mark.parametrize(
+    ("attrs", "message"),
+    [
+        ({"ordering": "slug"}, "nullable field 'slug'"),
+        ({"ordering": "-owner__username"}, "own columns; 'owner__username'"),
+        ({"pagination_class": BySlugString}, "nullable field 'slug'"),
+    ],
+)
+def test_a_string_cursor_ordering_is_checked_as_one_field(
+    attrs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match=message):
+        cursor_viewset(**attrs)

@@ -48,7 +48,7 @@ class SlicedArticles(ReadOnlyModelViewSet[Article]):
     model = Article
     read_schema = ArticleRead
     pagination_class = Slices
-    ordering = ["title"]
+    ordering = "title"  # a string is one field, as in DRF
 
 
 @viewset(feed, basename="article-feed")
