@@ -142,7 +142,8 @@ class ActionRunner:
         self.bound = bound
         self.handler = path.handler
         self.list_queryset = path.list_queryset
-        #: The path parameter that names the row (detail actions), parsed by FastAPI.
+        #: The path parameter that names the row (detail actions: lookup_url_kwarg, else
+        #: lookup_field), parsed by FastAPI.
         self.lookup = lookup
         #: The list's filter and pagination parameters, given to the view as query_params.
         self.query_names = query_names

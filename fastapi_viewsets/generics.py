@@ -91,6 +91,9 @@ class GenericViewSet(APIView, Generic[ModelT]):
     update_schema: ClassVar[type[BaseModel] | None] = None
     #: The model field the detail URL names; its type gives the path parameter's type.
     lookup_field: ClassVar[str] = "id"
+    #: The name of that path parameter (``{company_slug}``, ``self.kwargs["company_slug"]``);
+    #: ``lookup_field`` when ``None``.
+    lookup_url_kwarg: ClassVar[str | None] = None
     #: How lists are paginated; ``None`` answers a plain JSON array.
     pagination_class: ClassVar[type[BasePagination] | None] = None
     #: ``{"field": ["exact", "icontains"], "owner__name": ["exact"]}``: filter parameters; or
@@ -195,8 +198,8 @@ class GenericViewSet(APIView, Generic[ModelT]):
         return paginator.get_paginated_response(self.serialize(rows, many=True))
 
     def get_lookup_value(self) -> Any:
-        """The value the URL gives for ``lookup_field``."""
-        return self.kwargs[self.lookup_field]
+        """The value the URL gives for ``lookup_field``: ``self.kwargs[lookup_url_kwarg]``."""
+        return self.kwargs[self.lookup_url_kwarg or self.lookup_field]
 
     async def get_object(self) -> ModelT:
         """The row the URL names, within ``get_queryset()``; a 404 when it is not there."""

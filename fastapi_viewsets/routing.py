@@ -23,10 +23,12 @@ PATCH       ``/companies/{id}``     ``company_partial_update``  ``company-detail
 DELETE      ``/companies/{id}``     ``company_destroy``   ``company-detail``
 ==========  ======================  ====================  ==========================
 
-and one route per ``@action`` (``company-<url_name>``). Several viewsets can share a router with
-``prefix=``. The decorator only adds routes: it returns the class unchanged and never removes,
-renames or reorders a route it did not create. Action routes are added before the detail routes,
-so ``/companies/stats`` is never read as ``/companies/{id}``.
+The detail path parameter is named after ``lookup_field``, or ``lookup_url_kwarg`` when the class
+sets it (``/companies/{company_slug}``), as in DRF. There is one route per ``@action``
+(``company-<url_name>``). Several viewsets can share a router with ``prefix=``. The decorator
+only adds routes: it returns the class unchanged and never removes, renames or reorders a route
+it did not create. Action routes are added before the detail routes, so ``/companies/stats`` is
+never read as ``/companies/{id}``.
 
 Configuration mistakes raise :class:`~fastapi_viewsets.exceptions.ImproperlyConfigured` here,
 with the class's name and the fix.
@@ -40,6 +42,7 @@ request.
 from __future__ import annotations
 
 import inspect
+import keyword
 import re
 import typing
 from collections.abc import Callable, Sequence
@@ -143,6 +146,7 @@ class _Registration:
             )
         self.lookup = cls.lookup_field
         self.lookup_type = lookup_annotation(model, self.lookup, self.owner)
+        self.lookup_kwarg = self._lookup_url_kwarg()
         self.tags: list[Any] | None = None if router.tags else [self.basename]
         self._check_basename()
         listing = Listing(cls, model, self.owner)
@@ -158,6 +162,23 @@ class _Registration:
                     f"{self.owner}.pagination_class must be a BasePagination subclass or None."
                 )
             self.pagination_class.check(cls, self.owner)
+
+    def _lookup_url_kwarg(self) -> str:
+        """The name of the detail routes' path parameter: ``lookup_url_kwarg``, else
+        ``lookup_field`` (DRF's default)."""
+        kwarg = self.cls.lookup_url_kwarg or self.lookup
+        # It becomes a parameter of the endpoint's signature, which FastAPI reads by name.
+        if (
+            not isinstance(kwarg, str)
+            or not kwarg.isidentifier()
+            or keyword.iskeyword(kwarg)
+            or kwarg in (VIEW_PARAM, REQUEST_PARAM, RESPONSE_PARAM)
+        ):
+            raise ImproperlyConfigured(
+                f"{self.owner}: lookup_url_kwarg = {kwarg!r} cannot name a path parameter. "
+                f"Use a Python identifier, such as '{self.model.__name__.lower()}_{self.lookup}'."
+            )
+        return kwarg
 
     def _check_basename(self) -> None:
         for route in self.router.routes:
@@ -253,7 +274,7 @@ class _Registration:
 
     def _lookup_parameter(self) -> inspect.Parameter:
         return inspect.Parameter(
-            self.lookup,
+            self.lookup_kwarg,
             inspect.Parameter.KEYWORD_ONLY,
             annotation=Annotated[
                 self.lookup_type,
@@ -285,7 +306,7 @@ class _Registration:
             self.cls,
             bound,
             choose_path(self.cls, bound, lists=lists),
-            lookup=self.lookup if bound.detail else None,
+            lookup=self.lookup_kwarg if bound.detail else None,
             query_names=[p.name for p in query],
             own_response=own_response,
             lists=lists,
@@ -380,11 +401,11 @@ class _Registration:
                 openapi.idempotency_parameter(idempotency),
             ),
         }
-        path = self.prefix + (f"/{{{self.lookup}}}" if detail else "")
+        path = self.prefix + (f"/{{{self.lookup_kwarg}}}" if detail else "")
         self.routes.append(_Route(path, runner, endpoint, route_kwargs))
 
     def _add_custom(self, name: str, func: Callable[..., Any], spec: ActionSpec) -> None:
-        lookup = self.lookup if spec.detail else None
+        lookup = self.lookup_kwarg if spec.detail else None
         params, return_annotation = _action_parameters(self.owner, name, func, lookup)
         lists = not spec.detail and _is_queryset(return_annotation)
         bound = self._bound(
@@ -402,7 +423,7 @@ class _Registration:
         runner, endpoint = self._endpoint(
             bound, params, return_annotation, lists=lists, idempotency=idempotency
         )
-        base = self.prefix + (f"/{{{self.lookup}}}" if spec.detail else "")
+        base = self.prefix + (f"/{{{self.lookup_kwarg}}}" if spec.detail else "")
         path = f"{base}/{spec.url_path}" if spec.url_path else base
         responses = dict(openapi.NOT_FOUND) if spec.detail else {}
         if openapi.may_refuse(self.cls, bound):

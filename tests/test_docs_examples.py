@@ -27,6 +27,7 @@ from docs.examples import (
     schemas_put_patch,
     testing_state,
     viewsets_hooks,
+    viewsets_lookup,
     viewsets_mixins,
     viewsets_request,
     viewsets_router,
@@ -240,6 +241,39 @@ async def test_several_viewsets_on_one_router() -> None:
         assert ops[("GET", "/api/companies/{slug}")]["tags"] == ["company"]
         slug = ops[("GET", "/api/companies/{slug}")]["parameters"][0]["schema"]
         assert (slug["type"], slug["maxLength"]) == ("string", 40)
+
+
+async def test_lookup_url_kwarg_names_the_lookup_in_the_url() -> None:
+    assert route_names(viewsets_lookup.router) == [
+        ("GET", "/articles", "article-list"),
+        ("POST", "/articles", "article-list"),
+        ("GET", "/articles/{article_slug}/headline", "article-headline"),
+        ("GET", "/articles/{article_slug}", "article-detail"),
+        ("PUT", "/articles/{article_slug}", "article-detail"),
+        ("PATCH", "/articles/{article_slug}", "article-detail"),
+        ("DELETE", "/articles/{article_slug}", "article-detail"),
+    ]
+    async with running(viewsets_lookup) as client:
+        first = {"slug": "first-post", "title": "First post"}
+        assert (await client.post("/articles", json=first)).status_code == 201
+        assert (await client.get("/articles/first-post")).json() == first
+        assert (await client.get("/articles/first-post/headline")).json() == {
+            "slug": "first-post",
+            "headline": "FIRST POST",
+        }
+        assert (await client.get("/articles/other-post")).status_code == 404
+        renamed = await client.patch("/articles/first-post", json={"title": "Renamed"})
+        assert renamed.json() == {"slug": "first-post", "title": "Renamed"}
+        assert (await client.delete("/articles/first-post")).status_code == 204
+
+        spec = (await client.get("/openapi.json")).json()
+        ops = operations(spec)
+        (parameter,) = ops[("GET", "/articles/{article_slug}")]["parameters"][:1]
+        assert parameter["name"] == "article_slug"
+        assert parameter["in"] == "path"
+        assert (parameter["schema"]["type"], parameter["schema"]["maxLength"]) == ("string", 60)
+        too_long = await client.get(f"/articles/{'x' * 61}")
+        assert too_long.json()["detail"][0]["loc"] == ["path", "article_slug"]
 
 
 async def test_composed_mixins_and_generated_read_schema() -> None:

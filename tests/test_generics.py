@@ -277,3 +277,128 @@ def test_get_schema_class_defaults() -> None:
     assert WithUpdate.get_schema_class("update", write=True) is CompanyUpdate
     assert WithUpdate.get_schema_class("partial_update", write=True) is CompanyUpdate
     assert GenericViewSet.get_schema_class("my_action", write=True) is None
+
+
+# --- lookup_url_kwarg: the URL's name for the lookup -----------------------------------------
+
+
+class SlugWrite(BaseModel):
+    name: str
+    slug: str
+    size: int = 0
+
+
+class KwargViewSet(ModelViewSet[Company]):
+    """Looks companies up by slug, named ``company`` in the URL; answers with what it saw."""
+
+    model = Company
+    read_schema = CompanyRead
+    create_schema = SlugWrite
+    lookup_field = "slug"
+    lookup_url_kwarg = "company"
+
+    def finalize_response(self, response: Response) -> Response:
+        response.headers["X-Kwargs"] = json.dumps(self.kwargs)
+        return super().finalize_response(response)
+
+    @action(detail=True)
+    async def seen(self) -> dict[str, Any]:
+        company = await self.get_object()
+        return {"kwargs": self.kwargs, "value": self.get_lookup_value(), "name": company.name}
+
+
+class KwargViewSetPlain(KwargViewSet):
+    """The same, on the plain path: every standard action reads its object with the mixins'
+    get_object()."""
+
+    async def get_object(self) -> Company:
+        return await super().get_object()
+
+
+by_kwarg = APIRouter(prefix="/by-kwarg")
+viewset(by_kwarg, basename="by-kwarg")(KwargViewSet)
+by_kwarg_plain = APIRouter(prefix="/by-kwarg-plain")
+viewset(by_kwarg_plain, basename="by-kwarg-plain")(KwargViewSetPlain)
+
+
+async def answers_by_kwarg(client: Any, prefix: str) -> list[tuple[int, Any, Any]]:
+    """What a client sees through every detail route of ``prefix``."""
+    await Company.create(name="acme", slug="acme", size=1)
+    await Company.create(name="other", slug="other", size=2)
+    requests = [
+        ("GET", "/acme", None),
+        ("GET", "/nope", None),
+        ("GET", f"/{'x' * 51}", None),  # beyond the column: a 422 naming the URL's parameter
+        ("GET", "/acme/seen", None),
+        ("GET", "/nope/seen", None),
+        ("PATCH", "/acme", {"size": 5}),
+        ("PUT", "/other", {"name": "other", "slug": "other", "size": 7}),
+        ("PUT", "/nope", {"name": "nope", "slug": "nope"}),
+        ("DELETE", "/acme", None),
+        ("GET", "/acme", None),
+        ("DELETE", "/acme", None),
+    ]
+    answers = []
+    for method, path, body in requests:
+        response = await client.request(method, prefix + path, json=body)
+        content = response.json() if response.content else None
+        if isinstance(content, dict) and "id" in content:
+            content = {k: v for k, v in content.items() if k != "id"}
+        answers.append((response.status_code, content, response.headers.get("x-kwargs")))
+    return answers
+
+
+async def test_lookup_url_kwarg_names_the_url_value_that_get_object_looks_up() -> None:
+    async with serve(create_app(by_kwarg)) as client:
+        answers = await answers_by_kwarg(client, "/by-kwarg")
+    not_found = {"detail": "No company matches the given query."}
+    # X-Kwargs: self.kwargs, as finalize_response() saw it (errors do not pass there).
+    assert answers == [
+        (200, {"name": "acme", "size": 1}, '{"company": "acme"}'),
+        (404, not_found, None),
+        (422, answers[2][1], None),
+        (
+            200,
+            {"kwargs": {"company": "acme"}, "value": "acme", "name": "acme"},
+            '{"company": "acme"}',
+        ),
+        (404, not_found, None),
+        (200, {"name": "acme", "size": 5}, '{"company": "acme"}'),
+        (200, {"name": "other", "size": 7}, '{"company": "other"}'),
+        (404, not_found, None),
+        (204, None, '{"company": "acme"}'),
+        (404, not_found, None),
+        (404, not_found, None),
+    ]
+    assert answers[2][1]["detail"][0]["loc"] == ["path", "company"]
+
+
+async def test_lookup_url_kwarg_answers_the_same_on_the_plain_path() -> None:
+    async with serve(create_app(by_kwarg)) as client:
+        fast = await answers_by_kwarg(client, "/by-kwarg")
+    async with serve(create_app(by_kwarg_plain)) as client:
+        plain = await answers_by_kwarg(client, "/by-kwarg-plain")
+    assert plain == fast
+
+
+async def test_lookup_url_kwarg_alone_renames_the_primary_key() -> None:
+    local = APIRouter(prefix="/renamed")
+
+    @viewset(local)
+    class Renamed(ModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        create_schema = CompanyWrite
+        lookup_url_kwarg = "company_id"
+
+    async with serve(create_app(local)) as client:
+        company = await Company.create(name="acme")
+        response = await client.get(f"/renamed/{company.id}")
+        assert response.json() == {"id": company.id, "name": "acme", "size": 0}
+        response = await client.patch(f"/renamed/{company.id}", json={"name": "b"})
+        assert response.json()["name"] == "b"
+        assert (await client.get("/renamed/x")).json()["detail"][0]["loc"] == [
+            "path",
+            "company_id",
+        ]
+        assert (await client.delete(f"/renamed/{company.id}")).status_code == 204

@@ -595,3 +595,99 @@ async def test_a_path_parameter_that_does_not_fit_is_422_not_404() -> None:
     assert (too_long.status_code, bad_uuid.status_code, too_big.status_code) == (422, 422, 422)
     assert too_big.json()["detail"][0]["loc"] == ["path", "id"]
     assert fits.status_code == 200
+
+
+# --- lookup_url_kwarg --------------------------------------------------------------------------
+
+kwarg_router = APIRouter(prefix="/kwarg")
+
+
+@viewset(kwarg_router, basename="kwarg")
+class CompanyByKwarg(ModelViewSet[Company]):
+    model = Company
+    read_schema = CompanyRead
+    create_schema = CompanyWrite
+    lookup_field = "slug"
+    lookup_url_kwarg = "company_slug"
+
+    @action(methods=["POST"], detail=True)
+    async def archive(self) -> CompanyRead:
+        return CompanyRead.model_validate(await self.get_object())
+
+
+def test_lookup_url_kwarg_names_the_detail_paths() -> None:
+    assert [
+        (method, path, route.name)
+        for (method, path), route in zip(
+            method_paths(kwarg_router), api_routes(kwarg_router), strict=True
+        )
+    ] == [
+        ("GET", "/kwarg", "kwarg-list"),
+        ("POST", "/kwarg", "kwarg-list"),
+        ("POST", "/kwarg/{company_slug}/archive", "kwarg-archive"),
+        ("GET", "/kwarg/{company_slug}", "kwarg-detail"),
+        ("PUT", "/kwarg/{company_slug}", "kwarg-detail"),
+        ("PATCH", "/kwarg/{company_slug}", "kwarg-detail"),
+        ("DELETE", "/kwarg/{company_slug}", "kwarg-detail"),
+    ]
+    app = create_app(kwarg_router)
+    assert app.url_path_for("kwarg-detail", company_slug="acme") == "/kwarg/acme"
+    assert app.url_path_for("kwarg-archive", company_slug="acme") == "/kwarg/acme/archive"
+
+
+async def test_openapi_names_the_path_parameter_after_lookup_url_kwarg() -> None:
+    ops = operations(await openapi_of(kwarg_router))
+    for method, path in [
+        ("GET", "/kwarg/{company_slug}"),
+        ("PUT", "/kwarg/{company_slug}"),
+        ("PATCH", "/kwarg/{company_slug}"),
+        ("DELETE", "/kwarg/{company_slug}"),
+        ("POST", "/kwarg/{company_slug}/archive"),
+    ]:
+        (parameter,) = query_parameters(ops[(method, path)])
+        assert parameter["name"] == "company_slug"
+        assert parameter["in"] == "path"
+        assert parameter["required"] is True
+        # The type and the description are the lookup field's.
+        assert parameter["schema"]["type"] == "string"
+        assert parameter["schema"]["maxLength"] == 50
+        assert parameter["description"] == "The slug of the kwarg."
+
+
+async def test_lookup_url_kwarg_serves_the_detail_routes() -> None:
+    async with serve(create_app(kwarg_router)) as client:
+        company = await Company.create(name="acme", slug="acme")
+        assert (await client.get("/kwarg/acme")).json() == {"id": company.id, "name": "acme"}
+        archived = await client.post("/kwarg/acme/archive")
+        assert archived.json() == {"id": company.id, "name": "acme"}
+        assert (await client.post("/kwarg/nope/archive")).status_code == 404
+        too_long = await client.get(f"/kwarg/{'x' * 51}")
+        assert too_long.status_code == 422
+        assert too_long.json()["detail"][0]["loc"] == ["path", "company_slug"]
+
+
+@pytest.mark.parametrize("value", ["company slug", "class", 3, "fastapi_viewsets_view"])
+def test_a_lookup_url_kwarg_that_cannot_name_a_path_parameter_is_improperly_configured(
+    value: Any,
+) -> None:
+    class Badly(ReadOnlyModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        lookup_url_kwarg = value
+
+    with pytest.raises(ImproperlyConfigured, match=r"Badly: lookup_url_kwarg = .* Use a Python"):
+        viewset(APIRouter(prefix="/badly"))(Badly)
+
+
+def test_an_action_parameter_named_like_the_lookup_url_kwarg_is_improperly_configured() -> None:
+    class Clash(ReadOnlyModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyRead
+        lookup_url_kwarg = "company"
+
+        @action(detail=True)
+        async def peek(self, company: str) -> None:
+            return None
+
+    with pytest.raises(ImproperlyConfigured, match="'company' clashes with the lookup"):
+        viewset(APIRouter(prefix="/clash"))(Clash)
