@@ -3,8 +3,9 @@
 A value that passes a Pydantic schema may still be refused by the database, or stored wrong: a
 string too long, an integer beyond the column, a decimal with too many digits, a NUL character
 or a lone surrogate (PostgreSQL and SQLite's driver refuse both), a NaN, a datetime whose UTC
-form is out of range. Writes, filters, lookups and cursors check with these functions and answer
-4xx instead.
+form is out of range, a JSON value holding a NaN, a NUL or a lone surrogate anywhere inside
+(PostgreSQL refuses it; SQLite keeps a NaN that reads back as null). Writes, filters, lookups and
+cursors check with these functions and answer 4xx instead.
 
 Query parameters (filters, cursors) are parsed by the column's type, bounded like the column::
 
@@ -19,7 +20,7 @@ import datetime
 import decimal
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +28,9 @@ from pydantic import Field as PydanticField
 from pydantic import TypeAdapter, ValidationError
 from tortoise.exceptions import ValidationError as TortoiseValidationError
 from tortoise.fields.base import Field
-from tortoise.fields.data import DatetimeField
+from tortoise.fields.data import DatetimeField, JSONField
+
+from ._echo import echo
 
 Reader = Callable[[Any], Any]
 
@@ -53,14 +56,24 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def safe_input(value: Any) -> Any:
-    """``value`` as an error may echo it, so that the error response itself can be written:
-    lone surrogates escaped, NaN and Infinity as text."""
-    if isinstance(value, str) and text_problem(value) is not None:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
-    if isinstance(value, float | decimal.Decimal) and not math.isfinite(value):
-        return str(value)  # JSON has no NaN or Infinity
-    return value
+def json_problem(value: Any) -> str | None:
+    """Why a JSON column cannot hold ``value`` (a dict, a list, ...), or ``None``."""
+    pending = [value]  # a loop, not recursion: a body may nest as deep as the parser allows
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem is not None:
+                return problem
+        elif isinstance(item, float | decimal.Decimal):
+            if not math.isfinite(item):
+                return "JSON numbers must be finite (no NaN or Infinity)."
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return None
 
 
 def normalise_value(value: Any) -> Any:
@@ -80,6 +93,10 @@ def column_problem(field: Any, value: Any) -> str | None:
     if value is None:
         return None if field.null or field.generated else "This field may not be null."
     constraints = getattr(field, "constraints", None) or {}
+    if isinstance(field, JSONField):
+        problem = json_problem(value)
+        if problem is not None:
+            return problem
     if isinstance(value, str):
         problem = text_problem(value)
         if problem is not None:
@@ -124,8 +141,18 @@ def _decimal_problem(field: Any, value: decimal.Decimal) -> str | None:
     if max_digits is None or places is None:
         return None
     # The column keeps `places` digits after the point, so the whole part has the rest.
-    whole = value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_DOWN).copy_abs()
-    if whole >= decimal.Decimal(10) ** (max_digits - places):
+    # adjusted() is the exponent of the first digit: no arithmetic, which would overflow the
+    # context's 28 digits (InvalidOperation, a 500) for "1e999999999" or 400 digits.
+    if value and value.adjusted() >= max_digits - places:
+        return f"Ensure there are no more than {max_digits - places} digits before the point."
+    # The database rounds to `places` digits (half away from zero), which may carry into one
+    # whole digit more: 99999999.999 is 100000000.00, too long for decimal(10, 2).
+    rounded = value.quantize(
+        decimal.Decimal(1).scaleb(-places),
+        rounding=decimal.ROUND_HALF_UP,
+        context=decimal.Context(prec=max_digits + 1),
+    )
+    if rounded and rounded.adjusted() >= max_digits - places:
         return f"Ensure there are no more than {max_digits - places} digits before the point."
     return None
 
@@ -147,7 +174,7 @@ def _field_python_type(field: Field[Any]) -> Any:
 
 def _raise_invalid(name: str, raw: Any, message: str) -> None:
     raise RequestValidationError(
-        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": safe_input(raw)}]
+        [{"type": "value_error", "loc": ("query", name), "msg": message, "input": echo(raw)}]
     )
 
 

@@ -17,6 +17,9 @@ A POST that claimed an ``Idempotency-Key`` has its answer kept by the ``Response
 the route, whichever step answered it (the action, an exception handler, FastAPI's own
 serialisation).
 
+A validation error of a viewset route (and of no other route) reaches the app's handler with
+values it can write, and only a little of each (see ``fastapi_viewsets._echo``).
+
 ``initial()`` runs in a dependency so that it comes after the dependencies that set the user
 and before the body is validated: an anonymous request gets its 401 even with a bad body. An
 action with no parameters to validate makes its view in the endpoint itself, in the same order.
@@ -31,7 +34,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import ResponseValidationError
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
@@ -40,6 +43,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 from tortoise.queryset import QuerySet
 
+from ._echo import answerable_error
 from ._fastpath import ActionPath, skips_initial
 from ._lifecycle import StateLifecycle
 from .generics import STANDARD_ACTIONS, GenericViewSet
@@ -64,11 +68,23 @@ class ViewSetRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        # A route of the app's own that uses this class keeps FastAPI's errors as they are.
+        ours = getattr(self.endpoint, RUNNER_ATTR, None) is not None
 
         async def serve_with_state_request(request: Request) -> Response:
             # From here on `state.request` is the request FastAPI serves, whose body it reads.
             request.scope[SCOPE_KEY].request = request
-            return await handler(request)
+            if not ours:
+                return await handler(request)
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                # The app's handler answers it; given as raised, it could not write a NaN or a
+                # lone surrogate (a 500), and it would echo a 10 MB string whole.
+                shaped = answerable_error(exc)
+                if shaped is exc:
+                    raise
+                raise shaped from None
 
         return serve_with_state_request
 

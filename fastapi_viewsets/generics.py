@@ -51,8 +51,9 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from . import _tortoise
+from ._echo import echo
 from ._integrity import conflict_from
-from ._values import column_problem, safe_input
+from ._values import column_problem
 from .conditional import etag_of, if_match
 from .exceptions import NotFound, PreconditionFailed, PreconditionRequired
 from .filters import FilterFields, FilterSet
@@ -333,7 +334,7 @@ class GenericViewSet(APIView, Generic[ModelT]):
                         "type": "value_error",
                         "loc": ("body", name),
                         "msg": message,
-                        "input": safe_input(value),
+                        "input": echo(value),
                     }
                 )
         if errors:

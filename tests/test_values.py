@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from fastapi_viewsets import ModelViewSet, ReadOnlyModelViewSet, viewset
-from fastapi_viewsets._values import column_problem, normalise_value, safe_input, text_problem
+from fastapi_viewsets._values import column_problem, normalise_value, text_problem
 from fastapi_viewsets.pagination import CursorPagination, PageNumberPagination
 from tests.models import Company, Document, Ticket
 from tests.utils import create_app, serve
@@ -41,6 +41,14 @@ UTC = datetime.timezone.utc
         ("price", 10**9, "no more than 8 digits"),
         ("price", decimal.Decimal("Infinity"), "finite"),
         ("price", math.inf, "finite"),
+        # Too many digits for the decimal context: no arithmetic may overflow (a 500).
+        ("price", decimal.Decimal("1" * 400 + ".5"), "no more than 8 digits"),
+        ("price", decimal.Decimal("1e999999999"), "no more than 8 digits"),
+        ("price", decimal.Decimal("1e-999999999"), None),
+        # The column rounds to 2 places: these carry into a ninth digit.
+        ("price", decimal.Decimal("99999999.995"), "no more than 8 digits"),
+        ("price", decimal.Decimal("-99999999.995"), "no more than 8 digits"),
+        ("price", decimal.Decimal("99999999.994"), None),
         ("opened_at", datetime.datetime(9999, 12, 31, 23, 0, tzinfo=UTC), None),
         (
             "opened_at",
@@ -63,6 +71,29 @@ def test_column_problem(field: str, value: Any, problem: str | None) -> None:
         assert problem in found
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"a": [1, 2.5, {"b": "text"}], "c": None}, None),
+        ({"a": math.nan}, "finite"),
+        ([[1, [math.inf]]], "finite"),
+        ({"a": decimal.Decimal("NaN")}, "finite"),
+        ({"a": ["\ud800"]}, "surrogates"),
+        ({"\ud800": 1}, "surrogates"),
+        ({"a": "b\x00"}, "NUL"),
+        ({"\x00": 1}, "NUL"),
+        ("\x00", "NUL"),
+    ],
+)
+def test_a_json_column_holds_no_nan_nul_or_lone_surrogate(value: Any, problem: str | None) -> None:
+    found = column_problem(Document._meta.fields_map["meta"], value)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert problem in found
+
+
 def test_a_failing_field_validator_is_a_problem() -> None:
     from tests.models import Badge
 
@@ -74,10 +105,6 @@ def test_a_failing_field_validator_is_a_problem() -> None:
 
 def test_text_and_datetime_helpers() -> None:
     assert text_problem("ok") is None
-    assert safe_input("a\ud800") == "a\\ud800"
-    assert safe_input(math.inf) == "inf"
-    assert safe_input(decimal.Decimal("NaN")) == "NaN"
-    assert safe_input(3) == 3
     naive = datetime.datetime(2024, 1, 1, 12)
     assert normalise_value(naive) == naive.replace(tzinfo=UTC)
     assert normalise_value(5) == 5
@@ -126,6 +153,7 @@ BODY = {"title": "t", "opened_at": "2024-01-01T00:00:00Z"}
         ('{"title": "t", "opened_at": "9999-12-31T23:59:59-05:00"}', "opened_at"),
         ('{"title": "t", "opened_at": "2024-01-01T00:00:00Z", "price": 1e20}', "price"),
         ('{"title": "t", "opened_at": "2024-01-01T00:00:00Z", "score": 1e400}', "score"),
+        ('{"title": "t", "opened_at": "2024-01-01T00:00:00Z", "price": 99999999.999}', "price"),
     ],
 )
 async def test_a_body_value_the_column_cannot_hold_is_422(body: str, field: str) -> None:
@@ -200,6 +228,46 @@ class DocumentWrite(BaseModel):
     model_config = ConfigDict(validate_default=True)
     title: str
     meta: dict[str, Any] = {}
+
+
+def document_router() -> APIRouter:
+    router = APIRouter(prefix="/documents")
+
+    @viewset(router)
+    class DocumentViewSet(ModelViewSet[Document]):
+        model = Document
+        read_schema = DocumentRead
+        create_schema = DocumentWrite
+
+    return router
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        pytest.param('{"a": NaN}', id="nan"),
+        pytest.param('{"a": [1, [Infinity]]}', id="nested-infinity"),
+        pytest.param('{"a": 1e400}', id="1e400"),
+        pytest.param('{"a": "\\ud800"}', id="surrogate"),
+        pytest.param('{"a": "\\u0000"}', id="nul"),
+        pytest.param('{"\\u0000": 1}', id="nul-key"),
+    ],
+)
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_a_json_value_the_column_cannot_hold_is_422(method: str, meta: str) -> None:
+    # PostgreSQL refused each with a 500; SQLite kept the NaN, which read back as null.
+    async with serve(create_app(document_router())) as client:
+        kept = await Document.create(title="kept", meta={"ok": 1})
+        url = "/documents" if method == "POST" else f"/documents/{kept.id}"
+        response = await client.request(
+            method,
+            url,
+            content=f'{{"title": "t", "meta": {meta}}}',
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", "meta"]
+        assert await Document.all().values_list("title", "meta") == [("kept", {"ok": 1})]
 
 
 async def test_a_json_value_changed_in_place_by_a_hook_is_saved() -> None:
