@@ -18,6 +18,7 @@ from .actions import action
 from .exceptions import (
     APIException,
     Conflict,
+    ContentTooLarge,
     ImproperlyConfigured,
     MethodNotAllowed,
     NotAuthenticated,
@@ -70,6 +71,7 @@ __all__ = [
     "BaseStateManager",
     "BaseThrottle",
     "Conflict",
+    "ContentTooLarge",
     "CreateModelMixin",
     "DenyAll",
     "DestroyModelMixin",

@@ -22,7 +22,8 @@ suffix: ``company-stats``) defaults to the method name. Other keyword arguments 
 ``permission_classes`` and ``throttle_classes`` replace the viewset's for this action only;
 ``throttle_scope`` names its scope for ``ScopedRateThrottle``. A POST action honours
 ``Idempotency-Key`` as ``create`` does; ``idempotency_keys=False`` turns that off for it and
-``require_idempotency_key=True`` makes it answer 400 without the header.
+``require_idempotency_key=True`` makes it answer 400 without the header. ``max_body_size``
+replaces the viewset's limit on the size of request bodies for this action (``None``: none).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class ActionSpec:
     throttle_scope: str | None = None
     idempotency_keys: bool | None = None
     require_idempotency_key: bool | None = None
+    #: Bytes, ``None`` for no limit, or ``NOT_GIVEN``: the viewset's ``max_body_size``.
+    max_body_size: Any = NOT_GIVEN
     route_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +83,7 @@ def action(
     throttle_scope: str | None = None,
     idempotency_keys: bool | None = None,
     require_idempotency_key: bool | None = None,
+    max_body_size: int | None = NOT_GIVEN,
     **route_kwargs: Any,
 ) -> Callable[[F], F]:
     """Mark a viewset method as a custom route; it is registered with the viewset."""
@@ -98,6 +102,7 @@ def action(
             throttle_scope=throttle_scope,
             idempotency_keys=idempotency_keys,
             require_idempotency_key=require_idempotency_key,
+            max_body_size=max_body_size,
             route_kwargs=dict(route_kwargs),
         )
         setattr(func, ACTION_ATTR, spec)

@@ -17,8 +17,10 @@ A POST that claimed an ``Idempotency-Key`` has its answer kept by the ``Response
 the route, whichever step answered it (the action, an exception handler, FastAPI's own
 serialisation).
 
-A validation error of a viewset route (and of no other route) reaches the app's handler with
-values it can write, and only a little of each (see ``fastapi_viewsets._echo``).
+Two guards stand around every viewset route, and only around them: a body over the action's
+``max_body_size`` is a 413 (see ``fastapi_viewsets._body_limit``), and a validation error
+reaches the app's handler with values it can write and only a little of each (see
+``fastapi_viewsets._echo``).
 
 ``initial()`` runs in a dependency so that it comes after the dependencies that set the user
 and before the body is validated: an anonymous request gets its 401 even with a bad body. An
@@ -43,6 +45,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 from tortoise.queryset import QuerySet
 
+from ._body_limit import BodyLimit
 from ._echo import answerable_error
 from ._fastpath import ActionPath, skips_initial
 from ._lifecycle import StateLifecycle
@@ -92,15 +95,22 @@ class ViewSetRoute(APIRoute):
         lifecycle = StateLifecycle(scope, send)
         send = lifecycle.send
         keeper: ResponseKeeper | None = None
+        limit: BodyLimit | None = None
         runner: ActionRunner | None = getattr(self.endpoint, RUNNER_ATTR, None)
         if runner is not None:  # else a route of the app's own that uses this class
             lifecycle.store.action = runner.bound.name
             if runner.idempotency is not None and scope["method"] == "POST":
                 keeper = ResponseKeeper(scope, send)
                 send = keeper.send
+            limit = runner.body_limit
+            if limit is not None:
+                receive = limit.counting(receive)
         try:
             if self.methods and scope["method"] not in self.methods:
-                await _method_not_allowed(self.methods, scope, receive, send)
+                exc = HTTPException(405, headers={"Allow": ", ".join(sorted(self.methods))})
+                await _answer_error(exc, scope, receive, send)
+            elif limit is not None and limit.refuses(scope):
+                await _answer_error(limit.error(), scope, receive, send)
             else:
                 await super().handle(scope, receive, send)
         finally:
@@ -111,17 +121,15 @@ class ViewSetRoute(APIRoute):
                 lifecycle.close()
 
 
-async def _method_not_allowed(
-    methods: set[str], scope: Scope, receive: Receive, send: Send
-) -> None:
-    """Answer 405 as the app answers an ``HTTPException(405)``, but through ``send``.
+async def _answer_error(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer ``exc`` (a 405, a 413 before the body is read) as the app answers it, but through
+    ``send``.
 
-    Starlette's route raises it for the app's exception middleware, which answers with the
+    Starlette's route raises a 405 for the app's exception middleware, which answers with the
     ``send`` it was given, outside the state: the response would miss its ``X-Request-ID``.
     """
-    exc = HTTPException(405, headers={"Allow": ", ".join(sorted(methods))})
     handlers: dict[Any, Any] = getattr(scope.get("app"), "exception_handlers", None) or {}
-    handler = handlers.get(405)
+    handler = handlers.get(exc.status_code)
     if handler is None:
         found = (handlers[k] for k in type(exc).__mro__ if k in handlers)
         handler = next(found, http_exception_handler)
@@ -151,6 +159,7 @@ class ActionRunner:
         lists: bool,
         idempotency: IdempotencyPolicy | None = None,
         name_base: str = "",
+        max_body_size: int | None = None,
     ) -> None:
         self.cls = cls
         #: What the operation ids and route names of the viewset start with.
@@ -174,6 +183,8 @@ class ActionRunner:
         self.anyone, self.unthrottled = skips_initial(cls, bound)
         #: What the action does with Idempotency-Key; None where it takes none.
         self.idempotency = idempotency
+        #: The most bytes its request bodies may have; None where any will do.
+        self.body_limit = BodyLimit(max_body_size) if max_body_size is not None else None
 
     # --- the view ---------------------------------------------------------------------------
 

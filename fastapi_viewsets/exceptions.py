@@ -32,6 +32,7 @@ from pydantic import BaseModel
 __all__ = (
     "APIException",
     "Conflict",
+    "ContentTooLarge",
     "ErrorResponse",
     "ImproperlyConfigured",
     "MethodNotAllowed",
@@ -134,6 +135,15 @@ class PreconditionFailed(APIException):
         "The resource has changed since it was read: If-Match does not name its current ETag."
     )
     default_code = "precondition_failed"
+
+
+class ContentTooLarge(APIException):
+    """413: the request body is larger than the route's ``max_body_size``; nothing was done."""
+
+    # Starlette renamed the constant (its old name warns), and older releases lack the new one.
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "content_too_large"
 
 
 class PreconditionRequired(APIException):

@@ -13,14 +13,20 @@ documented answers, so that the schema shows what the action can really answer::
 429 (``Retry-After``) and the ``RateLimit`` headers on every
 answer; a 503 too when a throttle refuses requests while its store is down. ``create`` and POST
 actions that take idempotency keys document the ``Idempotency-Key`` header and what it may
-answer: 400, 409, 422 and 503.
+answer: 400, 409, 422 and 503. Where the viewset limits the size of bodies (``max_body_size``),
+the operations that take a body document their 413.
 
 Every error answer documents the library's one error shape, ``{"detail": "..."}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from fastapi import params
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
 
 from .exceptions import ErrorResponse, ImproperlyConfigured, ValidationErrorResponse
 from .idempotency import HEADER, REPLAYED_HEADER, IdempotencyPolicy
@@ -30,6 +36,7 @@ from .throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from .views import BoundAction
 
 __all__ = (
+    "body_limit_responses",
     "conditional_header",
     "conditional_responses",
     "created_responses",
@@ -42,6 +49,7 @@ __all__ = (
     "merge",
     "precondition_responses",
     "summary",
+    "takes_body",
     "throttle_responses",
     "throttles",
 )
@@ -345,6 +353,36 @@ def idempotency_parameter(policy: IdempotencyPolicy | None) -> dict[str, Any] | 
         f"for {_duration(policy.ttl)}.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
     }
+
+
+def body_limit_responses(max_body_size: int | None) -> Responses:
+    """The 413 of an operation with a body, where bodies are limited."""
+    if max_body_size is None:
+        return {}
+    return {
+        413: {
+            "model": ErrorResponse,
+            "description": f"Content Too Large: the request body is over {max_body_size} "
+            "bytes; nothing was done",
+        }
+    }
+
+
+def takes_body(
+    path: str, endpoint: Callable[..., Any], dependencies: Sequence[params.Depends] | None
+) -> bool:
+    """Whether FastAPI reads a body for the route of ``endpoint``: a parameter of its own, or
+    of a dependency (the route's included), is one."""
+    found = [get_dependant(path=path, call=endpoint)]
+    for depends in dependencies or ():
+        if depends.dependency is not None:
+            found.append(get_dependant(path=path, call=depends.dependency))
+    while found:
+        dependant: Dependant = found.pop()
+        if dependant.body_params:
+            return True
+        found.extend(dependant.dependencies)
+    return False
 
 
 def header_parameters(extra: dict[str, Any] | None, *parameters: Any) -> dict[str, Any] | None:

@@ -57,6 +57,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from . import openapi
+from ._body_limit import checked_size
 from ._fastpath import choose_path, overrides
 from .actions import NOT_GIVEN, ActionSpec, get_action_spec
 from .dispatch import (
@@ -162,6 +163,7 @@ class _Registration:
                     f"{self.owner}.pagination_class must be a BasePagination subclass or None."
                 )
             self.pagination_class.check(cls, self.owner)
+        self.max_body_size = checked_size(getattr(cls, "max_body_size", None), self.owner)
 
     def _lookup_url_kwarg(self) -> str:
         """The name of the detail routes' path parameter: ``lookup_url_kwarg``, else
@@ -290,6 +292,7 @@ class _Registration:
         *,
         lists: bool = False,
         idempotency: IdempotencyPolicy | None = None,
+        max_body_size: int | None = None,
     ) -> tuple[ActionRunner, Callable[..., Any]]:
         """The runner of action ``bound`` and the endpoint FastAPI calls, whose signature holds
         the action's own parameters, the lookup, the list's query parameters and the view."""
@@ -312,6 +315,7 @@ class _Registration:
             lists=lists,
             idempotency=idempotency,
             name_base=self.name_base,
+            max_body_size=max_body_size,
         )
         # With nothing to validate, the view (and its permission check) is made in the endpoint
         # itself, in the same order as a dependency would, minus the dependency's cost.
@@ -377,13 +381,19 @@ class _Registration:
             openapi.merge(responses, openapi.created_responses(self.cls))
         idempotency = IdempotencyPolicy.for_action(self.cls, name, (method,))
         openapi.merge(responses, openapi.idempotency_responses(idempotency, status_code))
+        if write_schema is not None:
+            responses.update(openapi.body_limit_responses(self.max_body_size))
         response_model: Any = None
         if name == "list":
             response_model = openapi.list_response_model(bound)
         elif name != "destroy":
             response_model = bound.read_schema
         runner, endpoint = self._endpoint(
-            bound, params, lists=name == "list", idempotency=idempotency
+            bound,
+            params,
+            lists=name == "list",
+            idempotency=idempotency,
+            max_body_size=self.max_body_size,
         )
         route_kwargs: dict[str, Any] = {
             "methods": [method],
@@ -420,8 +430,16 @@ class _Registration:
             enabled=spec.idempotency_keys,
             required=spec.require_idempotency_key,
         )
+        max_body_size = self.max_body_size
+        if spec.max_body_size is not NOT_GIVEN:
+            max_body_size = checked_size(spec.max_body_size, f"{self.owner}.{name}")
         runner, endpoint = self._endpoint(
-            bound, params, return_annotation, lists=lists, idempotency=idempotency
+            bound,
+            params,
+            return_annotation,
+            lists=lists,
+            idempotency=idempotency,
+            max_body_size=max_body_size,
         )
         base = self.prefix + (f"/{{{self.lookup_kwarg}}}" if spec.detail else "")
         path = f"{base}/{spec.url_path}" if spec.url_path else base
@@ -431,6 +449,10 @@ class _Registration:
         responses.update(
             openapi.throttle_responses(openapi.throttles(self.cls, bound), spec.status_code or 200)
         )
+        if max_body_size is not None and openapi.takes_body(
+            path, endpoint, spec.route_kwargs.get("dependencies")
+        ):
+            responses.update(openapi.body_limit_responses(max_body_size))
         kwargs = dict(spec.route_kwargs)
         responses.update(kwargs.pop("responses", None) or {})
         if spec.response_model is not NOT_GIVEN:

@@ -139,6 +139,9 @@ class APIView:
     idempotency_key_ttl: ClassVar[float] = 24 * 60 * 60
     #: Seconds a key stays claimed by a request that never answers (its process died).
     idempotency_key_lease: ClassVar[float] = 60
+    #: The most bytes a request body may have (413 ``ContentTooLarge`` above); ``None`` takes
+    #: any. Read when the class is registered; an ``@action`` may set its own.
+    max_body_size: ClassVar[int | None] = None
     #: The class ``self.state`` is an instance of; a view over the request's one state.
     state_class: ClassVar[type[BaseStateManager[Any]]] = BaseStateManager
 

@@ -6,6 +6,7 @@ Each test asserts what the page that includes the example says about it.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from docs.examples import (
     actions,
+    errors_body_limit,
     errors_conflict,
     errors_raise,
     overview,
@@ -636,6 +638,38 @@ async def test_bad_input_is_a_422() -> None:
             404,
             {"detail": "No company matches the given query."},
         )
+
+
+async def test_request_bodies_have_a_size_limit() -> None:
+    async def chunked(body: bytes) -> Any:
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    too_large = {
+        "detail": "The request body is too large: this endpoint takes at most 65536 bytes."
+    }
+    async with running(errors_body_limit) as client:
+        big = {"title": "Q1", "text": "x" * 100_000}
+        refused = await client.post("/documents", json=big)
+        assert (refused.status_code, refused.json()) == (413, too_large)
+        body = json.dumps(big).encode()
+        refused = await client.post(
+            "/documents", content=chunked(body), headers={"content-type": "application/json"}
+        )
+        assert (refused.status_code, refused.json()) == (413, too_large)
+        assert await errors_body_limit.Document.all().count() == 0
+
+        created = await client.post("/documents", json={"title": "Q1"})
+        assert created.status_code == 201
+        replaced = await client.post(
+            f"/documents/{created.json()['id']}/replace-text", json={"text": "y" * 1_000_000}
+        )
+        assert replaced.status_code == 200
+        assert len(replaced.json()["text"]) == 1_000_000
+
+        spec = (await client.get("/openapi.json")).json()
+        assert "413" in spec["paths"]["/documents"]["post"]["responses"]
+        assert "413" not in spec["paths"]["/documents"]["get"]["responses"]
 
 
 async def test_raising_api_exceptions() -> None:

@@ -218,6 +218,23 @@ async def test_create_sets_the_owner_to_the_caller(client: httpx.AsyncClient) ->
     assert duplicate.status_code == 409
 
 
+async def test_a_body_over_64_kib_is_refused_before_it_is_read(client: httpx.AsyncClient) -> None:
+    bob = await login(client, "bob")
+    before = await names(client, "/organisations", bob)
+
+    response = await client.post(
+        "/organisations", json={"name": "x" * 70_000, "is_public": True}, headers=bob
+    )
+    signup = await client.post("/users", json={"username": "eve", "password": "p" * 70_000})
+
+    for refused in (response, signup):
+        assert refused.status_code == 413
+        assert refused.json() == {
+            "detail": "The request body is too large: this endpoint takes at most 65536 bytes."
+        }
+    assert await names(client, "/organisations", bob) == before
+
+
 async def test_a_retried_create_with_an_idempotency_key_runs_once(
     client: httpx.AsyncClient,
 ) -> None:
