@@ -1,4 +1,8 @@
-"""Turn a database integrity error into a 409 that names the field and leaks no SQL."""
+"""Turn a database integrity error into a 409 that names the model and field, and leaks no SQL.
+
+The model is the one whose table refused the write, which is not always the viewset's: a hook
+that writes an audit row gets "An auditentry with this note already exists."
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,22 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
 from tortoise.fields.relational import ForeignKeyFieldInstance, OneToOneFieldInstance
 from tortoise.models import Model
 
+from ._english import article
 from .exceptions import Conflict
 
 # SQLite: "UNIQUE constraint failed: company.name" (or "t.a, t.b" for unique_together).
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+# SQLite names the table of NOT NULL and CHECK failures the same way: "... failed: t.a".
+_SQLITE_TABLE = re.compile(r"constraint failed: ([^.,\s]+)\.")
 # PostgreSQL's DETAIL: "Key (name)=(acme) already exists." / "Key (owner_id)=(9) is not present".
 _PG_KEY = re.compile(r"Key \(([^)]*)\)=")
+# PostgreSQL, deleting a row others refer to: 'update or delete on table "company" violates ...'.
+_PG_DELETED = re.compile(r'update or delete on table "([^"]+)"')
 
 
 def _columns_to_fields(model: type[Model]) -> dict[str, str]:
@@ -24,6 +34,37 @@ def _columns_to_fields(model: type[Model]) -> dict[str, str]:
 
 def _verbose(model: type[Model]) -> str:
     return model.__name__.lower()
+
+
+def _failed_table(original: BaseException, *, deleting: bool) -> str | None:
+    """The table whose constraint failed, as the driver's error names it."""
+    if deleting:
+        # The error's table is the one that refers to the row; the row is in this one.
+        deleted = _PG_DELETED.search(str(original))
+        return deleted.group(1) if deleted else None
+    # asyncpg names it on the error, psycopg in its diagnostics.
+    table = getattr(original, "table_name", None) or getattr(
+        getattr(original, "diag", None), "table_name", None
+    )
+    if isinstance(table, str) and table:
+        return table
+    named = _SQLITE_TABLE.search(str(original))
+    return named.group(1) if named else None
+
+
+def _failed_model(model: type[Model], original: BaseException, *, deleting: bool) -> type[Model]:
+    """The model of the table whose constraint failed: ``model``, unless the error names another
+    table (a hook's write to another model). ``model`` when the error names none."""
+    table = _failed_table(original, deleting=deleting)
+    if table is None or table == model._meta.db_table or Tortoise.apps is None:
+        return model
+    found = [m for m in Tortoise.apps.get_models_iterable() if m._meta.db_table == table]
+    # Two apps may use one table name, each on its own database: the write's is the one.
+    same_database = [
+        m for m in found if m._meta.default_connection == model._meta.default_connection
+    ]
+    found = same_database or found
+    return found[0] if found else model
 
 
 def _original(exc: IntegrityError) -> BaseException:
@@ -74,8 +115,9 @@ async def conflict_from(
 
     Called after the transaction has rolled back, so it may query to find the culprit.
     """
-    kind, names = _failed_fields(model, exc)
-    name = _verbose(model)
+    failed = _failed_model(model, _original(exc), deleting=deleting)
+    kind, names = _failed_fields(failed, exc)
+    name = _verbose(failed)
     if deleting:
         return Conflict(
             f"This {name} cannot be deleted because other records still refer to it.",
@@ -83,8 +125,12 @@ async def conflict_from(
         )
     if kind == "unique" and names:
         joined = ", ".join(names)
-        return Conflict(f"A {name} with this {joined} already exists.", code="unique")
-    if kind in ("foreign_key", "unknown") and not names:
+        return Conflict(
+            f"{article(name).capitalize()} {name} with this {joined} already exists.",
+            code="unique",
+        )
+    if kind in ("foreign_key", "unknown") and not names and failed is model:
+        # ``values`` are the viewset's row: they tell nothing of another model's keys.
         names = await _missing_foreign_keys(model, values)
     if names:
         joined = ", ".join(names)

@@ -28,6 +28,7 @@ from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
 
+from ._english import with_article
 from .exceptions import ErrorResponse, ImproperlyConfigured, ValidationErrorResponse
 from .idempotency import HEADER, REPLAYED_HEADER, IdempotencyPolicy
 from .permissions import AllowAny
@@ -405,12 +406,13 @@ def _duration(seconds: float) -> str:
 
 def summary(action: str, basename: str) -> str:
     """The one-line summary of an action's operation."""
+    one = with_article(basename)
     words = {
         "list": f"List {basename} objects",
-        "create": f"Create a {basename}",
-        "retrieve": f"Retrieve a {basename}",
-        "update": f"Replace a {basename}",
-        "partial_update": f"Update some fields of a {basename}",
-        "destroy": f"Delete a {basename}",
+        "create": f"Create {one}",
+        "retrieve": f"Retrieve {one}",
+        "update": f"Replace {one}",
+        "partial_update": f"Update some fields of {one}",
+        "destroy": f"Delete {one}",
     }
     return words.get(action, action.replace("_", " ").capitalize())

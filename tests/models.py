@@ -163,6 +163,16 @@ class Badge(Model):
         table = "t_badge"
 
 
+class AuditEntry(Model):
+    """A row a hook writes beside the viewset's own; its note is unique."""
+
+    id = fields.IntField(primary_key=True)
+    note = fields.CharField(max_length=100, unique=True)
+
+    class Meta:
+        table = "t_audit_entry"
+
+
 class Counter(Model):
     """A column whose default the database applies (``db_default``)."""
 

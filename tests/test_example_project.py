@@ -216,6 +216,7 @@ async def test_create_sets_the_owner_to_the_caller(client: httpx.AsyncClient) ->
     assert "Bob's Bakery" not in await names(client, "/organisations")
     duplicate = await client.post("/organisations", json={"name": "Acme"}, headers=bob)
     assert duplicate.status_code == 409
+    assert duplicate.json() == {"detail": "An organisation with this name already exists."}
 
 
 async def test_a_body_over_64_kib_is_refused_before_it_is_read(client: httpx.AsyncClient) -> None:

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from tortoise.exceptions import IntegrityError
 
 from fastapi_viewsets import ModelViewSet, PermissionDenied, viewset
-from tests.models import Badge, Company, Invoice, Membership, Project, Tag, User
-from tests.utils import create_app, serve
+from tests.models import AuditEntry, Badge, Company, Invoice, Membership, Project, Tag, User
+from tests.utils import IS_POSTGRES, create_app, serve
 
 SQL_WORDS = (
     "SELECT",
@@ -24,6 +24,7 @@ SQL_WORDS = (
     "t_badge",
     "badge_code",
     "t_membership",
+    "t_audit_entry",
     "constraint failed",
     "duplicate key",
     "Key (",
@@ -411,3 +412,91 @@ async def test_a_model_field_validator_is_a_422_naming_the_field() -> None:
     for response in (refused, patched):
         assert response.status_code == 422
         assert [error["loc"] for error in response.json()["detail"]] == [["body", "code"]]
+
+
+# --- the model a conflict names: the one whose table refused the write ----------------------
+
+audited = APIRouter(prefix="/audited")
+
+
+@viewset(audited)
+class AuditedViewSet(ModelViewSet[Company]):
+    """Each write also records the request's ``X-Note`` in the audit table (notes are unique)."""
+
+    model = Company
+    read_schema = CompanyRead
+    create_schema = CompanyWrite
+
+    async def perform_create(self, obj: Company) -> Company:
+        await super().perform_create(obj)
+        await AuditEntry.create(note=self.request.headers["x-note"])
+        return obj
+
+    async def perform_update(self, obj: Company) -> Company:
+        await AuditEntry.create(note=self.request.headers["x-note"])
+        return await super().perform_update(obj)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        pytest.param("POST", "/audited", {"name": "new"}, id="create"),
+        pytest.param("PATCH", "/audited/{id}", {"name": "renamed"}, id="partial_update"),
+    ],
+)
+async def test_a_conflict_in_a_hooks_write_names_that_model(
+    method: str, path: str, body: dict[str, Any]
+) -> None:
+    async with serve(create_app(audited)) as client:
+        company = await Company.create(name="acme")
+        await AuditEntry.create(note="taken")
+        before = await table_state()
+        response = await client.request(
+            method, path.format(id=company.id), json=body, headers={"X-Note": "taken"}
+        )
+        assert await table_state() == before
+        assert await AuditEntry.all().count() == 1
+    # "an": the model's name starts with a vowel.
+    assert_clean_409(response, "An auditentry with this note already exists.")
+
+
+async def test_the_viewsets_own_conflicts_still_name_its_model() -> None:
+    async with serve(create_app(audited, users)) as client:
+        await Company.create(name="acme")
+        company = await client.post("/audited", json={"name": "acme"}, headers={"X-Note": "n"})
+        await client.post("/users", json={"username": "bob"})
+        user = await client.post("/users", json={"username": "bob"})
+        assert await AuditEntry.all().count() == 0
+    assert_clean_409(company, "A company with this name already exists.")
+    assert_clean_409(user, "A user with this username already exists.")  # "a user", not "an"
+
+
+clearing = APIRouter(prefix="/clearing")
+
+
+@viewset(clearing)
+class ClearingUserViewSet(ModelViewSet[User]):
+    """Deleting a user first deletes the companies it owns."""
+
+    model = User
+    read_schema = UserRead
+    create_schema = UserWrite
+
+    async def perform_destroy(self, obj: User) -> None:
+        await Company.filter(owner_id=obj.id).delete()
+        await super().perform_destroy(obj)
+
+
+async def test_a_hooks_delete_of_a_row_still_referred_to_names_its_model() -> None:
+    async with serve(create_app(clearing)) as client:
+        bob = await User.create(username="bob")
+        company = await Company.create(name="acme", owner=bob)
+        await Invoice.create(amount=10, company=company)
+        response = await client.delete(f"/clearing/{bob.id}")
+        assert await User.all().count() == 1
+        assert await Company.all().count() == 1
+    # PostgreSQL names the table of the row deleted; SQLite says only that a key failed.
+    name = "company" if IS_POSTGRES else "user"
+    assert_clean_409(
+        response, f"This {name} cannot be deleted because other records still refer to it."
+    )
