@@ -28,12 +28,21 @@ replaces the viewset's limit on the size of request bodies for this action (``No
 
 from __future__ import annotations
 
+import inspect
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from fastapi.responses import Response
+from tortoise.queryset import QuerySet
+
+from .dispatch import VIEW_PARAM
+from .exceptions import ImproperlyConfigured
+from .generics import STANDARD_ACTIONS, GenericViewSet
 from .permissions import PermissionLike
 from .throttling import ThrottleLike
+from .viewsets import ModelViewSet
 
 __all__ = ("ActionSpec", "action")
 
@@ -114,3 +123,86 @@ def action(
 def get_action_spec(func: Any) -> ActionSpec | None:
     spec = getattr(func, ACTION_ATTR, None)
     return spec if isinstance(spec, ActionSpec) else None
+
+
+# --- reading a viewset's actions, at registration --------------------------------------
+
+#: Names an @action may not take: the standard actions and every hook of a viewset.
+_HOOK_NAMES = frozenset(name for name in dir(ModelViewSet) if not name.startswith("__"))
+
+
+def custom_actions(
+    cls: type[GenericViewSet[Any]],
+) -> list[tuple[str, Callable[..., Any], ActionSpec]]:
+    """The ``@action`` methods of ``cls``, checked."""
+    owner = cls.__name__
+    found = []
+    for name in dir(cls):
+        func = getattr(cls, name, None)
+        spec = get_action_spec(func)
+        if spec is None:
+            continue
+        assert callable(func)
+        if name in STANDARD_ACTIONS or name in _HOOK_NAMES:
+            raise ImproperlyConfigured(
+                f"{owner}.{name}: @action cannot use the name of a viewset method or "
+                f"hook ({name!r}), as the route would replace it. Give the action another "
+                f"name and pass url_path={name.replace('_', '-')!r} to keep its URL."
+            )
+        if not inspect.iscoroutinefunction(func):
+            raise ImproperlyConfigured(
+                f"{owner}.{name} is decorated with @action but is not `async def`. "
+                f"Write it as `async def {name}(self, ...)`."
+            )
+        found.append((name, func, spec))
+    return found
+
+
+def action_parameters(
+    owner: str, name: str, func: Callable[..., Any], lookup: str | None
+) -> tuple[list[inspect.Parameter], Any]:
+    """The route parameters of ``@action`` method ``func`` (its own, as FastAPI reads them),
+    and its return annotation."""
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception as exc:  # NameError, TypeError: an annotation that does not resolve
+        raise ImproperlyConfigured(
+            f"{owner}.{name}: an annotation of the action cannot be resolved ({exc}). "
+            f"Define the types it names at module level."
+        ) from exc
+    signature = inspect.signature(func)
+    params: list[inspect.Parameter] = []
+    for index, param in enumerate(signature.parameters.values()):
+        if index == 0:
+            continue  # self
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise ImproperlyConfigured(
+                f"{owner}.{name}: parameter {param.name!r} must be a plain named "
+                f"parameter (no *args, **kwargs or positional-only), as FastAPI reads names."
+            )
+        if param.name == VIEW_PARAM or param.name == lookup:
+            raise ImproperlyConfigured(
+                f"{owner}.{name}: parameter {param.name!r} clashes with the lookup "
+                f"path parameter. Rename it, and read the lookup with self.kwargs."
+            )
+        params.append(
+            param.replace(
+                kind=inspect.Parameter.KEYWORD_ONLY,
+                annotation=hints.get(param.name, param.annotation),
+            )
+        )
+    returns = hints.get("return", inspect.Signature.empty)
+    if returns is None or returns is type(None):
+        # `-> None` means no body, not a response model of null.
+        returns = inspect.Signature.empty
+    return params, returns
+
+
+def is_response(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, Response)
+
+
+def is_queryset(annotation: Any) -> bool:
+    """Whether an action's return annotation says it returns a queryset to list."""
+    target = typing.get_origin(annotation) or annotation
+    return isinstance(target, type) and issubclass(target, QuerySet)

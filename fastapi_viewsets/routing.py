@@ -44,7 +44,6 @@ from __future__ import annotations
 import inspect
 import keyword
 import re
-import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -54,12 +53,18 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from tortoise.models import Model
-from tortoise.queryset import QuerySet
 
 from . import openapi
 from ._body_limit import checked_size
 from ._fastpath import choose_path, overrides
-from .actions import NOT_GIVEN, ActionSpec, get_action_spec
+from .actions import (
+    NOT_GIVEN,
+    ActionSpec,
+    action_parameters,
+    custom_actions,
+    is_queryset,
+    is_response,
+)
 from .dispatch import (
     REQUEST_PARAM,
     RESPONSE_PARAM,
@@ -76,14 +81,12 @@ from .pagination import BasePagination
 from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
 from .state import BaseStateManager
 from .views import BoundAction
-from .viewsets import ModelViewSet
 
 __all__ = ("ViewSetRoute", "viewset")
 
 V = TypeVar("V", bound=type[GenericViewSet[Any]])
 
 #: The methods and hooks of the library's viewsets; an @action must not take their names.
-_HOOK_NAMES = frozenset(name for name in dir(ModelViewSet) if not name.startswith("__"))
 
 
 def viewset(
@@ -202,7 +205,7 @@ class _Registration:
 
     def register(self) -> None:
         standard = [a for a in STANDARD_ACTIONS if callable(getattr(self.cls, a, None))]
-        custom = _custom_actions(self.cls)
+        custom = custom_actions(self.cls)
         # Fixed paths before parametrised ones, so an action is never taken for a lookup.
         for name, func, spec in custom:
             if not spec.detail:
@@ -304,7 +307,7 @@ class _Registration:
                     f"{self.owner}.{bound.name}: the query parameter {param.name!r} of its "
                     f"filters or pagination clashes with a parameter of the action. Rename one."
                 )
-        own_response = next((p.name for p in params if _is_response(p.annotation)), None)
+        own_response = next((p.name for p in params if is_response(p.annotation)), None)
         runner = ActionRunner(
             self.cls,
             bound,
@@ -416,8 +419,8 @@ class _Registration:
 
     def _add_custom(self, name: str, func: Callable[..., Any], spec: ActionSpec) -> None:
         lookup = self.lookup_kwarg if spec.detail else None
-        params, return_annotation = _action_parameters(self.owner, name, func, lookup)
-        lists = not spec.detail and _is_queryset(return_annotation)
+        params, return_annotation = action_parameters(self.owner, name, func, lookup)
+        lists = not spec.detail and is_queryset(return_annotation)
         bound = self._bound(
             name, spec.detail, permission_classes=spec.permission_classes, lists=lists, spec=spec
         )
@@ -490,82 +493,5 @@ def class_name_base(cls: type) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower().strip("_")
 
 
-def _custom_actions(
-    cls: type[GenericViewSet[Any]],
-) -> list[tuple[str, Callable[..., Any], ActionSpec]]:
-    """The ``@action`` methods of ``cls``, checked."""
-    owner = cls.__name__
-    found = []
-    for name in dir(cls):
-        func = getattr(cls, name, None)
-        spec = get_action_spec(func)
-        if spec is None:
-            continue
-        assert callable(func)
-        if name in STANDARD_ACTIONS or name in _HOOK_NAMES:
-            raise ImproperlyConfigured(
-                f"{owner}.{name}: @action cannot use the name of a viewset method or "
-                f"hook ({name!r}), as the route would replace it. Give the action another "
-                f"name and pass url_path={name.replace('_', '-')!r} to keep its URL."
-            )
-        if not inspect.iscoroutinefunction(func):
-            raise ImproperlyConfigured(
-                f"{owner}.{name} is decorated with @action but is not `async def`. "
-                f"Write it as `async def {name}(self, ...)`."
-            )
-        found.append((name, func, spec))
-    return found
-
-
-def _action_parameters(
-    owner: str, name: str, func: Callable[..., Any], lookup: str | None
-) -> tuple[list[inspect.Parameter], Any]:
-    """The route parameters of ``@action`` method ``func`` (its own, as FastAPI reads them),
-    and its return annotation."""
-    try:
-        hints = typing.get_type_hints(func, include_extras=True)
-    except Exception as exc:  # NameError, TypeError: an annotation that does not resolve
-        raise ImproperlyConfigured(
-            f"{owner}.{name}: an annotation of the action cannot be resolved ({exc}). "
-            f"Define the types it names at module level."
-        ) from exc
-    signature = inspect.signature(func)
-    params: list[inspect.Parameter] = []
-    for index, param in enumerate(signature.parameters.values()):
-        if index == 0:
-            continue  # self
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
-            raise ImproperlyConfigured(
-                f"{owner}.{name}: parameter {param.name!r} must be a plain named "
-                f"parameter (no *args, **kwargs or positional-only), as FastAPI reads names."
-            )
-        if param.name == VIEW_PARAM or param.name == lookup:
-            raise ImproperlyConfigured(
-                f"{owner}.{name}: parameter {param.name!r} clashes with the lookup "
-                f"path parameter. Rename it, and read the lookup with self.kwargs."
-            )
-        params.append(
-            param.replace(
-                kind=inspect.Parameter.KEYWORD_ONLY,
-                annotation=hints.get(param.name, param.annotation),
-            )
-        )
-    returns = hints.get("return", inspect.Signature.empty)
-    if returns is None or returns is type(None):
-        # `-> None` means no body, not a response model of null.
-        returns = inspect.Signature.empty
-    return params, returns
-
-
 def _keyword(name: str, annotation: Any, **kwargs: Any) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, **kwargs)
-
-
-def _is_response(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, Response)
-
-
-def _is_queryset(annotation: Any) -> bool:
-    """Whether an action's return annotation says it returns a queryset to list."""
-    target = typing.get_origin(annotation) or annotation
-    return isinstance(target, type) and issubclass(target, QuerySet)
