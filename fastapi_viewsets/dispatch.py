@@ -42,7 +42,8 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute
+from starlette.types import Message, Receive, Scope, Send
 from tortoise.queryset import QuerySet
 
 from ._body_limit import BodyLimit
@@ -107,8 +108,7 @@ class ViewSetRoute(APIRoute):
                 receive = limit.counting(receive)
         try:
             if self.methods and scope["method"] not in self.methods:
-                exc = HTTPException(405, headers={"Allow": ", ".join(sorted(self.methods))})
-                await _answer_error(exc, scope, receive, send)
+                await self._other_method(scope, receive, send)
             elif limit is not None and limit.refuses(scope):
                 await _answer_error(limit.error(), scope, receive, send)
             else:
@@ -119,6 +119,60 @@ class ViewSetRoute(APIRoute):
                     await keeper.close()
             finally:
                 lifecycle.close()
+
+    async def _other_method(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A method this route does not answer: ``HEAD`` as the path's ``GET`` without its
+        body, ``OPTIONS`` with the viewset's metadata, else ``405``. Starlette hands such a
+        request to the first route of the path, so ``Allow`` names the methods of all the
+        viewset's routes on it."""
+        runner = _runner(self)
+        if runner is None:
+            allow = {"Allow": ", ".join(sorted(self.methods or ()))}
+            await _answer_error(HTTPException(405, headers=allow), scope, receive, send)
+            return
+        siblings = runner.siblings or dict.fromkeys(self.methods or (), runner)
+        router = getattr(scope.get("app"), "router", None)
+        if scope["method"] == "HEAD" and "GET" in siblings and router is not None:
+            # Through the router again, so the GET route runs with everything its router and
+            # the app's include_router() give it (dependencies, prefixes).
+            await router({**scope, "method": "GET"}, receive, _without_body(send))
+            return
+        allowed = set(siblings)
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        metadata_class = runner.cls.metadata_class
+        if metadata_class is not None:
+            allowed.add("OPTIONS")
+        allow = {"Allow": ", ".join(sorted(allowed))}
+        if scope["method"] != "OPTIONS" or metadata_class is None:
+            await _answer_error(HTTPException(405, headers=allow), scope, receive, send)
+            return
+        request = Request(scope, receive)
+        view = runner.make_view(request)
+        view.action = "metadata"
+        actions = {
+            method: schema
+            for method, sibling in siblings.items()
+            if method in ("POST", "PUT") and (schema := sibling.bound.write_schema) is not None
+        }
+        body = metadata_class().determine_metadata(request, view, actions)
+        await JSONResponse(body, headers=allow)(scope, receive, send)
+
+
+def _runner(route: BaseRoute) -> ActionRunner | None:
+    return getattr(getattr(route, "endpoint", None), RUNNER_ATTR, None)
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` for a ``HEAD``: the ``GET``'s status and headers (its ``Content-Length`` too,
+    as RFC 9110 9.3.2 allows), no body."""
+
+    async def head_send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return head_send
 
 
 async def _answer_error(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
@@ -181,6 +235,9 @@ class ActionRunner:
         self.finisher = _Finisher(standard=bound.name in STANDARD_ACTIONS)
         #: The permission and throttle classes that need no initial() (see skips_initial).
         self.anyone, self.unthrottled = skips_initial(cls, bound)
+        #: The runners of the viewset's routes on this action's path, by method (set when the
+        #: viewset is registered): what a 405's Allow names, and where HEAD and OPTIONS go.
+        self.siblings: dict[str, ActionRunner] = {}
         #: What the action does with Idempotency-Key; None where it takes none.
         self.idempotency = idempotency
         #: The most bytes its request bodies may have; None where any will do.

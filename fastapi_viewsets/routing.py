@@ -219,6 +219,12 @@ class _Registration:
         for name in ("retrieve", "update", "partial_update", "destroy"):
             if name in standard:
                 self._add_standard(name)
+        by_path: dict[str, dict[str, ActionRunner]] = {}
+        for route in self.routes:
+            for method in route.kwargs["methods"]:
+                by_path.setdefault(route.path, {})[method] = route.runner
+        for route in self.routes:
+            route.runner.siblings = by_path[route.path]
         # Every check has passed: only now touch the router, so a mistake adds nothing.
         for route in self.routes:
             self.router.add_api_route(

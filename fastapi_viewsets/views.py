@@ -41,6 +41,7 @@ from tortoise.models import Model
 from .conditional import etag_of, none_match, not_modified
 from .exceptions import NotAuthenticated, PermissionDenied, Throttled
 from .filters import Listing
+from .metadata import BaseMetadata, SimpleMetadata
 from .pagination import BasePagination
 from .permissions import AllowAny, BasePermission, PermissionLike, refusing_operand, resolve
 from .schemas import LoadPlan, check_read_schema
@@ -142,6 +143,8 @@ class APIView:
     #: The most bytes a request body may have (413 ``ContentTooLarge`` above); ``None`` takes
     #: any. Read when the class is registered; an ``@action`` may set its own.
     max_body_size: ClassVar[int | None] = None
+    #: What an ``OPTIONS`` request to the viewset's paths answers (``None``: a 405).
+    metadata_class: ClassVar[type[BaseMetadata] | None] = SimpleMetadata
     #: The class ``self.state`` is an instance of; a view over the request's one state.
     state_class: ClassVar[type[BaseStateManager[Any]]] = BaseStateManager
 
