@@ -21,17 +21,20 @@ Every error answer documents the library's one error shape, ``{"detail": "..."}`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
+from starlette.requests import Request
 
 from ._english import with_article
 from .exceptions import ErrorResponse, ImproperlyConfigured, ValidationErrorResponse
 from .idempotency import HEADER, REPLAYED_HEADER, IdempotencyPolicy
 from .permissions import AllowAny
+from .state import RequestStore
 from .store import get_store
 from .throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from .views import BoundAction
@@ -46,9 +49,10 @@ __all__ = (
     "idempotency_responses",
     "list_response_model",
     "listing_responses",
-    "may_refuse",
     "merge",
+    "operation_id_base",
     "precondition_responses",
+    "refuses_anonymous",
     "summary",
     "takes_body",
     "throttle_responses",
@@ -92,18 +96,59 @@ def _probe(cls: Any, bound: BoundAction) -> Any:
     return probe
 
 
-def may_refuse(cls: Any, bound: BoundAction) -> bool:
-    """Whether the action's permissions can refuse, to document its 401 and 403.
+def refuses_anonymous(cls: Any, bound: BoundAction, method: str) -> bool:
+    """Whether the action's permissions may refuse a ``method`` request: a request without a
+    user (401), or, on a detail route whose permissions check objects, a user (403).
 
-    ``get_permissions()`` is asked on a bare instance that knows only its action; when it
-    needs more (the user, the request), the action is taken to be one that can refuse.
+    The permissions are asked about an anonymous request on a bare instance that knows only
+    its action (:meth:`BasePermission.anonymous_allowed`). One that is async or needs more
+    than the probe has is taken to be one that can refuse, as is a ``get_permissions()`` that
+    cannot answer.
     """
     probe = _probe(cls, bound)
     try:
         permissions = list(probe.get_permissions())
     except Exception:
         return True
-    return not all(type(p) is AllowAny for p in permissions)
+    if all(type(p) is AllowAny for p in permissions):
+        return False
+    if bound.detail and any(p.checks_objects() for p in permissions):
+        return True
+    scope = {"type": "http", "method": method, "path": "/", "headers": [], "query_string": b""}
+    probe._store = RequestStore(scope=scope)
+    request = Request(scope)
+    try:
+        allowed = [p.anonymous_allowed(request, probe) for p in permissions]
+    except Exception:  # a permission that needs what the probe lacks
+        return True
+    return not all(a is True for a in allowed)
+
+
+def for_method(
+    cls: Any,
+    bound: BoundAction,
+    method: str,
+    responses: Responses,
+    extra: dict[str, Any] | None,
+    *,
+    idempotency: IdempotencyPolicy | None = None,
+    status_code: int = 200,
+) -> tuple[Responses, dict[str, Any] | None]:
+    """The responses and ``openapi_extra`` of the action's ``method`` operation: ``responses``
+    and ``extra`` with the 401 and 403 where a permission can refuse, else an optional
+    security requirement (FastAPI declares the app's security schemes required on every
+    operation, public reads included), and the ``Idempotency-Key`` of a POST that takes one."""
+    responses = dict(responses)
+    if refuses_anonymous(cls, bound, method):
+        merge(responses, REFUSED)
+    else:
+        # {} is "no credentials": anyone is let in. FastAPI adds its own requirements to this
+        # list, so the operation reads "the app's credentials, or none".
+        extra = {**(extra or {}), "security": [*(extra or {}).get("security", []), {}]}
+    if method == "POST" and idempotency is not None:
+        merge(responses, idempotency_responses(idempotency, status_code))
+        extra = header_parameters(extra, idempotency_parameter(idempotency))
+    return responses, extra
 
 
 def throttles(cls: Any, bound: BoundAction) -> list[BaseThrottle] | None:
@@ -416,3 +461,10 @@ def summary(action: str, basename: str) -> str:
         "destroy": f"Delete {one}",
     }
     return words.get(action, action.replace("_", " ").capitalize())
+
+
+def operation_id_base(cls: type) -> str:
+    """What operation ids start with: the class name without its ``ViewSet`` (or ``View``)
+    suffix, in snake case (``AdminCompanyViewSet`` gives ``admin_company``)."""
+    name = re.sub(r"(?i)(viewset|view)$", "", cls.__name__)
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower().strip("_")

@@ -106,6 +106,32 @@ class BasePermission(metaclass=_PermissionMeta):
     ) -> bool | Awaitable[bool]:
         return True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        below = cls.__mro__[: cls.__mro__.index(BasePermission)]
+        cls._own_object_check = any("has_object_permission" in vars(k) for k in below)
+
+    #: Whether the class (or a base below BasePermission) defines has_object_permission.
+    _own_object_check: ClassVar[bool] = False
+
+    def checks_objects(self) -> bool:
+        """Whether ``has_object_permission`` may refuse: OpenAPI documents the 401 and 403 of a
+        detail route whose request-level check lets anyone in only when one does."""
+        return self._own_object_check
+
+    def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        """Whether ``has_permission`` lets ``request``, which has no user, in; ``None`` when it
+        cannot be told without waiting (an async check). Asked when the viewset is registered,
+        to document 401 and 403 and the operation's security only where they can happen."""
+        if inspect.iscoroutinefunction(type(self).has_permission):
+            return None
+        answer = self.has_permission(request, view)
+        if inspect.isawaitable(answer):
+            if inspect.iscoroutine(answer):
+                answer.close()
+            return None
+        return bool(answer)
+
     def __and__(self, other: PermissionLike) -> BasePermission:
         return _And(self, _instance(other))
 
@@ -182,6 +208,16 @@ class _And(BasePermission):
     def __init__(self, first: BasePermission, second: BasePermission) -> None:
         self.first, self.second = first, second
 
+    def checks_objects(self) -> bool:
+        return self.first.checks_objects() or self.second.checks_objects()
+
+    def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        first = self.first.anonymous_allowed(request, view)
+        second = self.second.anonymous_allowed(request, view)
+        if first is False or second is False:
+            return False
+        return None if first is None or second is None else True
+
     async def has_permission(self, request: Request, view: Any) -> bool:
         for permission in (self.first, self.second):
             if not await resolve(permission.has_permission(request, view)):
@@ -216,6 +252,16 @@ class _Or(BasePermission):
     def __init__(self, first: BasePermission, second: BasePermission) -> None:
         self.first, self.second = first, second
 
+    def checks_objects(self) -> bool:
+        return self.first.checks_objects() or self.second.checks_objects()
+
+    def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        first = self.first.anonymous_allowed(request, view)
+        second = self.second.anonymous_allowed(request, view)
+        if first is True or second is True:
+            return True
+        return None if first is None or second is None else False
+
     @staticmethod
     async def _grants(permission: BasePermission, request: Request, view: Any) -> bool:
         # Each operand's request-level answer is asked once per request, and kept per request.
@@ -247,6 +293,13 @@ class _Or(BasePermission):
 class _Not(BasePermission):
     def __init__(self, operand: BasePermission) -> None:
         self.operand = operand
+
+    def checks_objects(self) -> bool:
+        return True  # not True, for every object the operand lets through
+
+    def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        allowed = self.operand.anonymous_allowed(request, view)
+        return None if allowed is None else not allowed
 
     async def has_permission(self, request: Request, view: Any) -> bool:
         return not await resolve(self.operand.has_permission(request, view))

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import inspect
 import keyword
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -140,7 +139,7 @@ class _Registration:
         #: What operation ids start with: unique per viewset class, so two viewsets over one
         #: model (say on /companies and /admin/companies) do not share them. Route names keep
         #: DRF's basename (the model's name), as url_for("company-detail") expects.
-        self.name_base = basename or class_name_base(cls) or self.basename
+        self.name_base = basename or openapi.operation_id_base(cls) or self.basename
         self.prefix = "/" + prefix.strip("/") if prefix and prefix.strip("/") else ""
         if not self.prefix and not router.prefix:
             raise ImproperlyConfigured(
@@ -372,8 +371,6 @@ class _Registration:
             params.append(_keyword("data", Annotated[write_schema, Body()]))
 
         responses: openapi.Responses = {}
-        if openapi.may_refuse(self.cls, bound):
-            responses.update(openapi.REFUSED)
         if detail:
             responses.update(openapi.NOT_FOUND)
         if name in ("create", "update", "partial_update", "destroy"):
@@ -389,7 +386,6 @@ class _Registration:
         if name == "create":
             openapi.merge(responses, openapi.created_responses(self.cls))
         idempotency = IdempotencyPolicy.for_action(self.cls, name, (method,))
-        openapi.merge(responses, openapi.idempotency_responses(idempotency, status_code))
         if write_schema is not None:
             responses.update(openapi.body_limit_responses(self.max_body_size))
         response_model: Any = None
@@ -413,13 +409,16 @@ class _Registration:
             "operation_id": f"{self.name_base}_{name}",
             "summary": openapi.summary(name, self.basename),
             "tags": self.tags,
-            "responses": responses,
-            "openapi_extra": openapi.header_parameters(
-                None,
-                openapi.conditional_header(self.cls, name),
-                openapi.idempotency_parameter(idempotency),
-            ),
         }
+        route_kwargs["responses"], route_kwargs["openapi_extra"] = openapi.for_method(
+            self.cls,
+            bound,
+            method,
+            responses,
+            openapi.header_parameters(None, openapi.conditional_header(self.cls, name)),
+            idempotency=idempotency,
+            status_code=status_code,
+        )
         path = self.prefix + (f"/{{{self.lookup_kwarg}}}" if detail else "")
         self.routes.append(_Route(path, runner, endpoint, route_kwargs))
 
@@ -453,8 +452,6 @@ class _Registration:
         base = self.prefix + (f"/{{{self.lookup_kwarg}}}" if spec.detail else "")
         path = f"{base}/{spec.url_path}" if spec.url_path else base
         responses = dict(openapi.NOT_FOUND) if spec.detail else {}
-        if openapi.may_refuse(self.cls, bound):
-            responses.update(openapi.REFUSED)
         responses.update(
             openapi.throttle_responses(openapi.throttles(self.cls, bound), spec.status_code or 200)
         )
@@ -478,25 +475,18 @@ class _Registration:
                 "status_code": spec.status_code,
                 "name": f"{self.basename}-{spec.url_name}",
                 "operation_id": f"{self.name_base}_{name}{suffix}",
-                "responses": responses,
                 **kwargs,
             }
-            if method == "POST" and idempotency is not None:
-                route_kwargs["responses"] = openapi.merge(
-                    dict(responses),
-                    openapi.idempotency_responses(idempotency, spec.status_code or 200),
-                )
-                route_kwargs["openapi_extra"] = openapi.header_parameters(
-                    kwargs.get("openapi_extra"), openapi.idempotency_parameter(idempotency)
-                )
+            route_kwargs["responses"], route_kwargs["openapi_extra"] = openapi.for_method(
+                self.cls,
+                bound,
+                method,
+                responses,
+                kwargs.get("openapi_extra"),
+                idempotency=idempotency,
+                status_code=spec.status_code or 200,
+            )
             self.routes.append(_Route(path, runner, endpoint, route_kwargs))
-
-
-def class_name_base(cls: type) -> str:
-    """``CompanyViewSet`` → ``company``, ``AdminCompanyViewSet`` → ``admin_company``: the class
-    name without its ``ViewSet`` (or ``View``) suffix, in snake case."""
-    name = re.sub(r"(?i)(viewset|view)$", "", cls.__name__)
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower().strip("_")
 
 
 def _keyword(name: str, annotation: Any, **kwargs: Any) -> inspect.Parameter:

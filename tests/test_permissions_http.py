@@ -1031,6 +1031,51 @@ async def test_openapi_documents_401_and_403_where_permissions_can_refuse(
             assert operation["responses"]["403"]["description"] == "Permission denied"
 
 
+class AsyncAnyone(BasePermission):
+    async def has_permission(self, request: Any, view: Any) -> bool:
+        return True
+
+
+WRITE_OPS = {"company_create", "company_update", "company_partial_update", "company_destroy"}
+READ_OPS = {"company_list", "company_retrieve"}
+
+
+@pytest.mark.parametrize(
+    ("permission_classes", "refused"),
+    [
+        ([IsAuthenticatedOrReadOnly], WRITE_OPS),
+        ([IsAuthenticatedOrReadOnly | IsAdminUser], WRITE_OPS),
+        # Anyone passes the request check; a negation refuses objects, so detail routes are
+        # taken to be ones that can refuse (conservative: here the other operand grants).
+        (
+            [~IsAuthenticated | IsAuthenticatedOrReadOnly],
+            WRITE_OPS - {"company_create"} | {"company_retrieve"},
+        ),
+        # An object check can refuse a read that has no user: a 401 on retrieve.
+        ([IsAuthenticatedOrReadOnly, IsOwner], WRITE_OPS | {"company_retrieve"}),
+        # Async: it cannot be asked at registration, so taken to be one that can refuse.
+        ([AsyncAnyone], WRITE_OPS | READ_OPS),
+    ],
+    ids=["read-only", "or-admin", "not", "object-check", "async"],
+)
+async def test_openapi_documents_401_403_and_security_only_for_the_methods_refused(
+    permission_classes: list[Any], refused: set[str]
+) -> None:
+    app = create_app(company_router(permission_classes), dependencies=[Depends(current_user)])
+    for operation_id, operation in _operations(app).items():
+        refusing = operation_id in refused
+        assert ({"401", "403"} <= set(operation["responses"])) is refusing, operation_id
+        optional = {} in operation["security"]
+        assert optional is not refusing, operation_id
+    async with serve(app) as client:
+        world = await World.create()
+        for name in ("list", "retrieve"):
+            # What OpenAPI says cannot be refused is not refused.
+            if f"company_{name}" not in refused:
+                answer = await call(client, name, world.acme.id, None)
+                assert answer.status_code == 200, name
+
+
 async def test_openapi_follows_get_permissions_and_action_permissions() -> None:
     app = create_app(branching_router(), dependencies=[Depends(current_user)])
     operations = _operations(app)
@@ -1065,14 +1110,20 @@ async def test_openapi_takes_a_get_permissions_that_needs_the_request_as_refusin
         assert (await call(client, "create", 0, None)).status_code == 401
 
 
-async def test_openapi_shows_the_apps_security_scheme_on_every_route() -> None:
+async def test_openapi_shows_the_apps_security_scheme_on_every_route_optional_where_public() -> (
+    None
+):
     app = create_app(branching_router(), dependencies=[Depends(current_user)])
     spec = app.openapi()
     assert spec["components"]["securitySchemes"] == {
         "HTTPBearer": {"type": "http", "scheme": "bearer"}
     }
     for operation in _operations(app).values():
-        assert operation["security"] == [{"HTTPBearer": []}]
+        # The bearer token everywhere; optional ({}: no credentials) where no permission can
+        # refuse a request without one, which is where no 401 is documented.
+        public = "401" not in operation["responses"]
+        expected = [{"HTTPBearer": []}, {}] if public else [{"HTTPBearer": []}]
+        assert operation["security"] == expected
 
 
 # --- actions where everyone is allowed ---------------------------------------------------------
