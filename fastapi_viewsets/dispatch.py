@@ -30,7 +30,7 @@ action with no parameters to validate makes its view in the endpoint itself, in 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -55,7 +55,7 @@ from .idempotency import IdempotencyPolicy, ResponseKeeper
 from .state import SCOPE_KEY
 from .views import BoundAction
 
-__all__ = ("ActionRunner", "ViewSetRoute")
+__all__ = ("ActionRunner", "ViewSetRoute", "link_siblings")
 
 #: Names of the parameters the runner adds to an endpoint's signature.
 VIEW_PARAM = "fastapi_viewsets_view"
@@ -213,11 +213,18 @@ class ActionRunner:
         lists: bool,
         idempotency: IdempotencyPolicy | None = None,
         name_base: str = "",
+        parent_names: Sequence[str] = (),
         max_body_size: int | None = None,
     ) -> None:
         self.cls = cls
         #: What the operation ids and route names of the viewset start with.
         self.name_base = name_base
+        #: The parents' path parameters (see fastapi_viewsets.nesting), parsed before
+        #: initial() so that it reads them typed, as the action does.
+        self.parent_names = tuple(parent_names)
+        self.parent_adapters = [
+            (p.kwarg, TypeAdapter(p.annotation)) for p in bound.parents if p.kwarg in parent_names
+        ]
         self.bound = bound
         self.handler = path.handler
         self.list_queryset = path.list_queryset
@@ -253,6 +260,8 @@ class ActionRunner:
         # The raw path values, as DRF gives them to initial(); take_parameters() puts the parsed
         # lookup in place before the action runs.
         view.kwargs = dict(request.path_params)
+        if self.parent_adapters:
+            view.kwargs.update(parse_parents(self.parent_adapters, view.kwargs))
         view.query_params = {}
         view.bound = self.bound
         # The store ViewSetRoute found or opened; `self.state` views it when first read.
@@ -317,6 +326,8 @@ class ActionRunner:
             sub_response = kwargs.pop(RESPONSE_PARAM)
         if self.lookup is not None:
             view.kwargs[self.lookup] = kwargs.pop(self.lookup)
+        for name in self.parent_names:
+            view.kwargs[name] = kwargs.pop(name)
         if self.query_names:
             view.query_params = {name: kwargs.pop(name) for name in self.query_names}
         return sub_response
@@ -336,6 +347,34 @@ class ActionRunner:
     def configure(self, route: APIRoute) -> None:
         """Read what FastAPI made of the route (its response model), once it is added."""
         self.finisher.configure(route)
+
+
+def parse_parents(
+    adapters: Sequence[tuple[str, TypeAdapter[Any]]], raw: dict[str, Any]
+) -> dict[str, Any]:
+    """The parents' path values, parsed; a 422 in FastAPI's shape for one that does not."""
+    parsed: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for name, adapter in adapters:
+        try:
+            parsed[name] = adapter.validate_python(raw.get(name))
+        except ValidationError as exc:
+            errors.extend({**e, "loc": ("path", name)} for e in exc.errors(include_url=False))
+    if errors:
+        raise RequestValidationError(errors)
+    return parsed
+
+
+def link_siblings(routes: Iterable[tuple[str, Sequence[str], ActionRunner]]) -> None:
+    """Tell each runner of a viewset's ``routes`` (path, methods, runner) the runners of its
+    path by method: what a 405's ``Allow`` names, and where ``HEAD`` and ``OPTIONS`` go."""
+    routes = list(routes)
+    by_path: dict[str, dict[str, ActionRunner]] = {}
+    for path, methods, runner in routes:
+        for method in methods:
+            by_path.setdefault(path, {})[method] = runner
+    for path, _, runner in routes:
+        runner.siblings = by_path[path]
 
 
 class _Finisher:

@@ -57,6 +57,7 @@ from ._values import column_problem
 from .conditional import etag_of, if_match
 from .exceptions import NotFound, PreconditionFailed, PreconditionRequired
 from .filters import FilterFields, FilterSet
+from .nesting import parent_filters
 from .pagination import BasePagination
 from .schemas import default_read_schema
 from .views import APIView, BoundAction, authenticate_challenges
@@ -95,6 +96,9 @@ class GenericViewSet(APIView, Generic[ModelT]):
     #: The name of that path parameter (``{company_slug}``, ``self.kwargs["company_slug"]``);
     #: ``lookup_field`` when ``None``.
     lookup_url_kwarg: ClassVar[str | None] = None
+    #: A nested viewset's parents: its router prefix's path parameters and the fields they name
+    #: (``{"company_pk": "company"}``): rows are kept to the parent, creates set it.
+    parent_lookup_kwargs: ClassVar[Mapping[str, str]] = {}
     #: How lists are paginated; ``None`` answers a plain JSON array.
     pagination_class: ClassVar[type[BasePagination] | None] = None
     #: ``{"field": ["exact", "icontains"], "owner__name": ["exact"]}``: filter parameters; or
@@ -143,11 +147,15 @@ class GenericViewSet(APIView, Generic[ModelT]):
         return self.model.all()
 
     def scope_queryset(self, queryset: QuerySet[ModelT]) -> QuerySet[ModelT]:
-        """Apply the row scoping of this request's permissions (their ``filter_queryset``).
+        """Keep the parent's rows of a nested viewset (``parent_lookup_kwargs``), then apply
+        the row scoping of this request's permissions (their ``filter_queryset``).
 
         Every action goes through it: list rows, and through ``get_object()`` retrieve, update,
         partial_update, destroy and detail actions. A row outside the scope is a 404.
         """
+        parents = self.bound.parents
+        if parents:
+            queryset = queryset.filter(**parent_filters(parents, self.kwargs))
         for permission in self._checked_permissions():
             scope = getattr(permission, "filter_queryset", None)
             if scope is not None:
@@ -306,6 +314,10 @@ class GenericViewSet(APIView, Generic[ModelT]):
         values = data.model_dump(exclude_unset=partial)
         meta = self.model._meta
         if creating:
+            # A nested viewset's create belongs to the parent its path names, whatever the body.
+            for parent in self.bound.parents:
+                if parent.column is not None and parent.kwarg in self.kwargs:
+                    values[parent.column] = self.kwargs[parent.kwarg]
             for name in [n for n, v in values.items() if v is None]:
                 field = meta.fields_map.get(name)
                 if field is not None and (field.pk or field.generated):

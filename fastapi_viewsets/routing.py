@@ -71,11 +71,13 @@ from .dispatch import (
     VIEW_PARAM,
     ActionRunner,
     ViewSetRoute,
+    link_siblings,
 )
 from .exceptions import ImproperlyConfigured
 from .filters import Listing
 from .generics import STANDARD_ACTIONS, GenericViewSet
 from .idempotency import IdempotencyPolicy
+from .nesting import parent_lookups, parent_parameters
 from .pagination import BasePagination
 from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
 from .state import BaseStateManager
@@ -150,6 +152,12 @@ class _Registration:
         self.lookup = cls.lookup_field
         self.lookup_type = lookup_annotation(model, self.lookup, self.owner)
         self.lookup_kwarg = self._lookup_url_kwarg()
+        self.parents = parent_lookups(cls, model, router.prefix + self.prefix)
+        if any(p.kwarg == self.lookup_kwarg for p in self.parents):
+            raise ImproperlyConfigured(
+                f"{self.owner}: the path already has {{{self.lookup_kwarg}}}; set "
+                f"lookup_url_kwarg to another name for the viewset's own lookup."
+            )
         self.tags: list[Any] | None = None if router.tags else [self.basename]
         self._check_basename()
         listing = Listing(cls, model, self.owner)
@@ -218,12 +226,7 @@ class _Registration:
         for name in ("retrieve", "update", "partial_update", "destroy"):
             if name in standard:
                 self._add_standard(name)
-        by_path: dict[str, dict[str, ActionRunner]] = {}
-        for route in self.routes:
-            for method in route.kwargs["methods"]:
-                by_path.setdefault(route.path, {})[method] = route.runner
-        for route in self.routes:
-            route.runner.siblings = by_path[route.path]
+        link_siblings((r.path, r.kwargs["methods"], r.runner) for r in self.routes)
         # Every check has passed: only now touch the router, so a mistake adds nothing.
         for route in self.routes:
             self.router.add_api_route(
@@ -263,6 +266,7 @@ class _Registration:
             throttle_classes=spec.throttle_classes if spec is not None else None,
             throttle_scope=spec.throttle_scope if spec is not None else None,
             listing=self.listing if lists else None,
+            parents=self.parents,
             pagination_class=self.pagination_class if lists else None,
         )
 
@@ -313,6 +317,7 @@ class _Registration:
                     f"filters or pagination clashes with a parameter of the action. Rename one."
                 )
         own_response = next((p.name for p in params if is_response(p.annotation)), None)
+        parents = parent_parameters(self.parents, taken)
         runner = ActionRunner(
             self.cls,
             bound,
@@ -324,13 +329,14 @@ class _Registration:
             idempotency=idempotency,
             name_base=self.name_base,
             max_body_size=max_body_size,
+            parent_names=[p.name for p in parents],
         )
         # With nothing to validate, the view (and its permission check) is made in the endpoint
         # itself, in the same order as a dependency would, minus the dependency's cost.
-        inline_view = not bound.detail and not params and not query
-        signature = [*params, *query]
+        inline_view = not bound.detail and not params and not query and not parents
+        signature = [*parents, *params, *query]
         if bound.detail:
-            signature.insert(0, self._lookup_parameter())
+            signature.insert(len(parents), self._lookup_parameter())
         if own_response is None:
             signature.append(_keyword(RESPONSE_PARAM, Response))
         if inline_view:

@@ -42,6 +42,7 @@ from .conditional import etag_of, none_match, not_modified
 from .exceptions import NotAuthenticated, PermissionDenied, Throttled
 from .filters import Listing
 from .metadata import BaseMetadata, SimpleMetadata
+from .nesting import ParentLookup
 from .pagination import BasePagination
 from .permissions import AllowAny, BasePermission, PermissionLike, refusing_operand, resolve
 from .schemas import LoadPlan, check_read_schema
@@ -78,6 +79,8 @@ class BoundAction:
     #: Filters, search and ordering, for actions that list.
     listing: Listing | None = None
     pagination_class: type[BasePagination] | None = None
+    #: The parents' path parameters of a nested viewset (see fastapi_viewsets.nesting).
+    parents: tuple[ParentLookup, ...] = ()
     one: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
     many: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
