@@ -49,6 +49,7 @@ from .permissions import (
     IsAuthenticated,
     IsAuthenticatedOrReadOnly,
 )
+from .problems import install_problem_details
 from .routing import ViewSetRoute, viewset
 from .state import BaseStateManager
 from .store import configure_store, get_store
@@ -105,5 +106,6 @@ __all__ = [
     "action",
     "configure_store",
     "get_store",
+    "install_problem_details",
     "viewset",
 ]

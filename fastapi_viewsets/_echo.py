@@ -27,7 +27,15 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
-__all__ = ("ELLIPSIS", "MAX_CHARS", "MAX_ERRORS", "MAX_ITEMS", "answerable_error", "echo")
+__all__ = (
+    "ELLIPSIS",
+    "MAX_CHARS",
+    "MAX_ERRORS",
+    "MAX_ITEMS",
+    "answerable_error",
+    "answerable_errors",
+    "echo",
+)
 
 #: What stands for the part of a value an error leaves out.
 ELLIPSIS = "…"
@@ -123,7 +131,9 @@ def _error(error: Any) -> Any:
     return shaped
 
 
-def _answerable(errors: Sequence[Any]) -> list[Any]:
+def answerable_errors(errors: Sequence[Any]) -> list[Any]:
+    """``errors`` as :func:`answerable_error` shapes them: each echoes little, and at most
+    :data:`MAX_ERRORS` are listed, then one that says how many more there were."""
     shaped = [_error(error) for error in errors[:MAX_ERRORS]]
     left_out = len(errors) - MAX_ERRORS
     if left_out > 0:
@@ -147,7 +157,7 @@ def answerable_error(exc: RequestValidationError) -> RequestValidationError:
     if type(exc) is not RequestValidationError:
         return exc
     errors = list(exc.errors())
-    shaped = _answerable(errors)
+    shaped = answerable_errors(errors)
     if shaped == errors:
         return exc
     if _TAKES_ENDPOINT_CTX:

@@ -18,6 +18,9 @@ Raise the HTTP errors from hooks and actions as DRF users do::
 :class:`APIException` is a :class:`fastapi.HTTPException`, so an application's own handler for
 ``HTTPException`` formats these too. :class:`ImproperlyConfigured` is not an HTTP error: it is
 raised when a viewset class is registered, never while serving a request.
+
+An app that turns on RFC 9457 problem details (``fastapi_viewsets.problems``) answers them as
+``application/problem+json`` instead, and its OpenAPI says so wherever these models are used.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ actions that take idempotency keys document the ``Idempotency-Key`` header and w
 answer: 400, 409, 422 and 503. Where the viewset limits the size of bodies (``max_body_size``),
 the operations that take a body document their 413.
 
-Every error answer documents the library's one error shape, ``{"detail": "..."}``.
+Every error answer documents the library's one error shape, ``{"detail": "..."}``; an app with
+problem details on rewrites them when it builds its schema (``fastapi_viewsets.problems``).
 """
 
 from __future__ import annotations
