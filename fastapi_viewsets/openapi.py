@@ -41,7 +41,7 @@ from .throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from .views import BoundAction
 
 __all__ = (
-    "body_limit_responses",
+    "body_responses",
     "conditional_header",
     "conditional_responses",
     "created_responses",
@@ -402,17 +402,24 @@ def idempotency_parameter(policy: IdempotencyPolicy | None) -> dict[str, Any] | 
     }
 
 
-def body_limit_responses(max_body_size: int | None) -> Responses:
-    """The 413 of an operation with a body, where bodies are limited."""
-    if max_body_size is None:
-        return {}
-    return {
-        413: {
+def body_responses(max_body_size: int | None) -> Responses:
+    """What an operation with a body answers about the body itself: 400 when it cannot be
+    decoded (FastAPI's own answer to bytes that are not UTF-8, JSON nested too deep, a number
+    too long to read), and 413 where bodies are limited."""
+    responses: Responses = {
+        400: {
+            "model": ErrorResponse,
+            "description": "Bad Request: the body could not be parsed (not UTF-8, nested too "
+            "deep, or a number too long); a body that is not JSON at all is a 422",
+        }
+    }
+    if max_body_size is not None:
+        responses[413] = {
             "model": ErrorResponse,
             "description": f"Content Too Large: the request body is over {max_body_size} "
             "bytes; nothing was done",
         }
-    }
+    return responses
 
 
 def takes_body(

@@ -393,7 +393,7 @@ class _Registration:
             openapi.merge(responses, openapi.created_responses(self.cls))
         idempotency = IdempotencyPolicy.for_action(self.cls, name, (method,))
         if write_schema is not None:
-            responses.update(openapi.body_limit_responses(self.max_body_size))
+            openapi.merge(responses, openapi.body_responses(self.max_body_size))
         response_model: Any = None
         if name == "list":
             response_model = openapi.list_response_model(bound)
@@ -461,10 +461,8 @@ class _Registration:
         responses.update(
             openapi.throttle_responses(openapi.throttles(self.cls, bound), spec.status_code or 200)
         )
-        if max_body_size is not None and openapi.takes_body(
-            path, endpoint, spec.route_kwargs.get("dependencies")
-        ):
-            responses.update(openapi.body_limit_responses(max_body_size))
+        if openapi.takes_body(path, endpoint, spec.route_kwargs.get("dependencies")):
+            openapi.merge(responses, openapi.body_responses(max_body_size))
         kwargs = dict(spec.route_kwargs)
         responses.update(kwargs.pop("responses", None) or {})
         if spec.response_model is not NOT_GIVEN:

@@ -1008,7 +1008,8 @@ def test_openapi_leaves_the_header_off_reads_updates_and_deletes() -> None:
     for name in names:
         operation = ops[name]
         assert key_parameter(operation) is None, name
-        assert "400" not in operation["responses"], name
+        # A 400 of its own (a body that cannot be parsed) may be there; not the key's.
+        assert "Idempotency-Key" not in str(operation["responses"].get("400", {})), name
         assert "503" not in operation["responses"], name
         assert "Idempotent-Replayed" not in success(operation).get("headers", {}), name
 
@@ -1044,7 +1045,8 @@ def test_openapi_leaves_the_header_off_where_keys_are_off() -> None:
     for name in ("document_create", "document_publish", "document_touch_post"):
         operation = ops[name]
         assert key_parameter(operation) is None, name
-        assert "400" not in operation["responses"], name
+        # A 400 of its own (a body that cannot be parsed) may be there; not the key's.
+        assert "Idempotency-Key" not in str(operation["responses"].get("400", {})), name
         assert "503" not in operation["responses"], name
         assert "Idempotent-Replayed" not in success(operation).get("headers", {}), name
     assert key_parameter(ops["document_keyed"]) is not None
