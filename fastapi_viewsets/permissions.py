@@ -119,6 +119,11 @@ class BasePermission(metaclass=_PermissionMeta):
         detail route whose request-level check lets anyone in only when one does."""
         return self._own_object_check
 
+    def label(self) -> str:
+        """How a route listing names it: the class name; ``A & B``, ``(A | B)`` and ``~A`` for
+        compositions."""
+        return type(self).__name__
+
     def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
         """Whether ``has_permission`` lets ``request``, which has no user, in; ``None`` when it
         cannot be told without waiting (an async check). Asked when the viewset is registered,
@@ -211,6 +216,9 @@ class _And(BasePermission):
     def checks_objects(self) -> bool:
         return self.first.checks_objects() or self.second.checks_objects()
 
+    def label(self) -> str:
+        return f"{self.first.label()} & {self.second.label()}"
+
     def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
         first = self.first.anonymous_allowed(request, view)
         second = self.second.anonymous_allowed(request, view)
@@ -255,6 +263,9 @@ class _Or(BasePermission):
     def checks_objects(self) -> bool:
         return self.first.checks_objects() or self.second.checks_objects()
 
+    def label(self) -> str:
+        return f"({self.first.label()} | {self.second.label()})"
+
     def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
         first = self.first.anonymous_allowed(request, view)
         second = self.second.anonymous_allowed(request, view)
@@ -296,6 +307,9 @@ class _Not(BasePermission):
 
     def checks_objects(self) -> bool:
         return True  # not True, for every object the operand lets through
+
+    def label(self) -> str:
+        return f"~{self.operand.label()}"
 
     def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
         allowed = self.operand.anonymous_allowed(request, view)
