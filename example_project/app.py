@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 from types import ModuleType
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from tortoise import Tortoise
 from tortoise.contrib.fastapi import RegisterTortoise
 
@@ -89,7 +90,9 @@ def create_app(
                 await seed_demo_data()
             yield
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from files the
+    # fastapi-offline package ships, served by this app, not from a CDN: they work offline.
+    app = FastAPIOffline(
         title="fastapi_viewsets example",
         summary="Users, organisations, projects and tasks.",
         lifespan=lifespan,

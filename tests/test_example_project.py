@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -468,3 +469,17 @@ async def test_openapi_documents_the_throttled_reads(client: httpx.AsyncClient) 
     assert "429" in spec["paths"]["/organisations"]["get"]["responses"]
     assert "429" in spec["paths"]["/tasks/{id}"]["get"]["responses"]
     assert "429" not in spec["paths"]["/auth/token"]["post"]["responses"]
+
+
+async def test_the_docs_pages_load_their_assets_from_the_app_itself(
+    client: httpx.AsyncClient,
+) -> None:
+    for page in ("/docs", "/redoc"):
+        html = (await client.get(page)).text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', html)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/"), asset  # the app's own path, no CDN
+            answer = await client.get(asset)
+            assert answer.status_code == 200, asset
+            assert len(answer.content) > 1000, asset
