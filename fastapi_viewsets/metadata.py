@@ -95,7 +95,8 @@ class SimpleMetadata(BaseMetadata):
     ) -> dict[str, Any]:
         metadata: dict[str, Any] = {
             "name": self.view_name(view),
-            "description": inspect.getdoc(type(view)) or "",
+            # The class's own docstring, as DRF's: not one a base class wrote for itself.
+            "description": inspect.cleandoc(type(view).__doc__ or ""),
             "renders": ["application/json"],
             "parses": ["application/json"],
         }

@@ -111,7 +111,8 @@ def start_postgres() -> None:
 
 def cmd_run() -> None:
     ensure_venv()
-    run(PYTHON, "-m", "example_project")
+    # The rest of the command line goes to the example: run --host 0.0.0.0 --port 8080.
+    run(PYTHON, "-m", "example_project", *sys.argv[2:])
 
 
 def cmd_test() -> None:

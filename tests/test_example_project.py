@@ -483,3 +483,14 @@ async def test_the_docs_pages_load_their_assets_from_the_app_itself(
             answer = await client.get(asset)
             assert answer.status_code == 200, asset
             assert len(answer.content) > 1000, asset
+
+
+def test_the_command_line_takes_a_host_and_a_port(capsys: pytest.CaptureFixture[str]) -> None:
+    from example_project.__main__ import parse_args
+
+    assert (parse_args([]).host, parse_args([]).port) == ("127.0.0.1", 8000)
+    args = parse_args(["--host", "0.0.0.0", "--port", "8080"])
+    assert (args.host, args.port) == ("0.0.0.0", 8080)
+    with pytest.raises(SystemExit):
+        parse_args(["--port", "70000"])
+    assert "give a port from 1 to 65535" in capsys.readouterr().err
