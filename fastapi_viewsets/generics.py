@@ -313,11 +313,13 @@ class GenericViewSet(APIView, Generic[ModelT]):
         """
         values = data.model_dump(exclude_unset=partial)
         meta = self.model._meta
+        # A nested viewset's rows belong to the parent its path names, whatever the body says:
+        # a create is made there, and an update cannot move a row to another parent.
+        for parent in self.bound.parents:
+            column, kwarg = parent.column, parent.kwarg
+            if column is not None and kwarg in self.kwargs and (creating or column in values):
+                values[column] = self.kwargs[kwarg]
         if creating:
-            # A nested viewset's create belongs to the parent its path names, whatever the body.
-            for parent in self.bound.parents:
-                if parent.column is not None and parent.kwarg in self.kwargs:
-                    values[parent.column] = self.kwargs[parent.kwarg]
             for name in [n for n, v in values.items() if v is None]:
                 field = meta.fields_map.get(name)
                 if field is not None and (field.pk or field.generated):
@@ -431,5 +433,7 @@ class GenericViewSet(APIView, Generic[ModelT]):
         ``None`` when the viewset has no ``retrieve`` or the value is unknown."""
         if lookup_value is None or not callable(getattr(type(self), "retrieve", None)):
             return None
-        collection = self.request.url.path.rstrip("/")
+        # Quoted again: the path is decoded, and a header holds only latin-1 (a "€" in it
+        # would fail after the row is written).
+        collection = quote(self.request.url.path.rstrip("/"), safe="/")
         return f"{collection}/{quote(str(lookup_value), safe='')}"

@@ -188,17 +188,19 @@ class IdempotencyPolicy:
         running = b"%b%b%b" % (_RUNNING, fingerprint, os.urandom(8).hex().encode("ascii"))
         try:
             found = await store.claim(name, running, self.lease)
-        except StorageError:
-            # A Redis that timed out may still run the claim when it wakes: withdraw it then,
-            # or the key would answer 409 for the lease though nothing runs.
-            _withdraw_later(store, name, running, self.lease)
+        except StorageError as exc:
+            if _timed_out(exc):
+                # A Redis that timed out may still run the claim when it wakes: withdraw it
+                # then, or the key would answer 409 for the lease though nothing runs.
+                _withdraw_later(store, name, running, self.lease)
             raise ServiceUnavailable(
                 "Idempotency keys cannot be checked now; nothing was done. Retry with the same "
                 "key.",
                 code="idempotency_store_unavailable",
                 headers={"Retry-After": str(RETRY_AFTER_STORE_ERROR)},
             ) from None
-        if found is None:
+        # Our own value: a SET that ran, retried after its reply was lost on the way back.
+        if found is None or found == running:
             request.scope[_CLAIM] = _Claim(store, name, fingerprint, running, self.ttl)
             return None
         kind, kept = found[:1], found[1 : 1 + _FINGERPRINT_SIZE]
@@ -240,16 +242,20 @@ def parse_key(raw: str) -> str:
 
 
 async def body_of(request: Request) -> bytes:
-    """The request's body as bytes: as received; for a form FastAPI has parsed (its raw bytes
-    are gone by then), its fields and files in order; for a body the action's own code read as
-    a stream, nothing (such a body is not part of the fingerprint)."""
+    """What of the request's body the fingerprint compares: a form's fields and files in
+    order (their raw bytes hold a boundary each client picks anew), else the bytes as received.
+
+    The body is read here, before the action runs, and kept for it (``request.body()``,
+    ``request.stream()`` and ``request.form()`` give it again). A body a dependency already
+    consumed as a stream cannot be read again: it is left out of the fingerprint.
+    """
     try:
-        return await request.body()
+        raw = await request.body()
     except RuntimeError:  # "Stream consumed": FastAPI read it as a form, or a dependency did
-        pass
+        raw = None
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type not in _FORMS:
-        return b"\x00streamed"
+        return b"\x00streamed" if raw is None else raw
     parts: list[bytes] = []
     for name, value in (await request.form()).multi_items():
         parts.append(name.encode("utf-8", "surrogatepass"))
@@ -329,8 +335,13 @@ class _Claim:
 
 class ResponseKeeper:
     """Wraps a route's ``send``: once the request has claimed a key, the answer it sends is
-    kept before its last byte leaves (a client that has the answer finds it kept), or the claim
-    is released when the answer is a 5xx or no answer is sent."""
+    kept before its last byte leaves (a client that has the answer finds it kept).
+
+    The claim is released instead when the answer is a 5xx or a 422 (nothing was written: the
+    client may correct the body and retry with the key), or when no answer was begun (the
+    request raised). An answer begun but not finished (the client left mid-stream) keeps the
+    claim until its lease ends: the action ran, so a retry must not run it again.
+    """
 
     __slots__ = ("_body", "_headers", "_send", "_settled", "_status", "scope")
 
@@ -357,7 +368,7 @@ class ResponseKeeper:
 
     async def _settle(self, claim: _Claim) -> None:
         self._settled = True
-        if self._status >= 500:
+        if self._status >= 500 or self._status == 422:
             await _release(claim)
             return
         value = _encode(claim.fingerprint, self._status, self._headers, b"".join(self._body))
@@ -368,11 +379,12 @@ class ResponseKeeper:
             logger.error("The answer to an idempotent request could not be kept: %s", exc)
 
     async def close(self) -> None:
-        """After the route: release a claim whose request sent no full answer (it raised)."""
+        """After the route: release a claim whose request began no answer (it raised)."""
         claim: _Claim | None = self.scope.get(_CLAIM)
         if claim is not None and not self._settled:
             self._settled = True
-            await _release(claim)
+            if not self._status or self._status >= 500:
+                await _release(claim)
 
 
 async def _release(claim: _Claim) -> None:
@@ -382,15 +394,26 @@ async def _release(claim: _Claim) -> None:
         logger.warning("An idempotency key could not be released (it lapses): %s", exc)
 
 
-# The withdrawals under way (a task only weakly referenced by its loop could be collected).
-_withdrawals: set[asyncio.Task[None]] = set()
+# The withdrawals under way, by claim (a task only weakly referenced by its loop could be
+# collected); at most MAX_WITHDRAWALS, so a long outage cannot pile them up.
+_withdrawals: dict[bytes, asyncio.Task[None]] = {}
+MAX_WITHDRAWALS = 1000
+
+
+def _timed_out(exc: StorageError) -> bool:
+    """Whether the store failed by not answering in time: the command may have reached it
+    (refused connections and the failure second never sent it)."""
+    cause: BaseException | None = exc.__cause__ or getattr(exc, "storage_error", None)
+    return isinstance(cause, TimeoutError) or type(cause).__name__ == "TimeoutError"
 
 
 def _withdraw_later(store: Store, name: str, running: bytes, lease: float) -> None:
-    """Withdraw a claim whose ``SET`` failed, in case the store ran it anyway."""
+    """Withdraw a claim whose ``SET`` timed out, in case the store ran it anyway."""
+    if len(_withdrawals) >= MAX_WITHDRAWALS or running in _withdrawals:
+        return
     task = asyncio.get_running_loop().create_task(_withdraw(store, name, running, lease))
-    _withdrawals.add(task)
-    task.add_done_callback(_withdrawals.discard)
+    _withdrawals[running] = task
+    task.add_done_callback(lambda _: _withdrawals.pop(running, None))
 
 
 async def _withdraw(store: Store, name: str, running: bytes, lease: float) -> None:

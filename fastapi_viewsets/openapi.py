@@ -35,7 +35,6 @@ from ._english import with_article
 from .exceptions import ErrorResponse, ImproperlyConfigured, ValidationErrorResponse
 from .idempotency import HEADER, REPLAYED_HEADER, IdempotencyPolicy
 from .permissions import AllowAny
-from .state import RequestStore
 from .store import get_store
 from .throttling import BaseThrottle, ScopedRateThrottle, SimpleRateThrottle
 from .views import BoundAction
@@ -53,7 +52,7 @@ __all__ = (
     "merge",
     "operation_id_base",
     "precondition_responses",
-    "refuses_anonymous",
+    "refusals",
     "summary",
     "takes_body",
     "throttle_responses",
@@ -97,32 +96,31 @@ def _probe(cls: Any, bound: BoundAction) -> Any:
     return probe
 
 
-def refuses_anonymous(cls: Any, bound: BoundAction, method: str) -> bool:
-    """Whether the action's permissions may refuse a ``method`` request: a request without a
-    user (401), or, on a detail route whose permissions check objects, a user (403).
+def refusals(cls: Any, bound: BoundAction, method: str) -> tuple[bool, bool]:
+    """Whether the action's permissions may refuse a ``method`` request without a user (401),
+    and one with a user (403).
 
-    The permissions are asked about an anonymous request on a bare instance that knows only
-    its action (:meth:`BasePermission.anonymous_allowed`). One that is async or needs more
-    than the probe has is taken to be one that can refuse, as is a ``get_permissions()`` that
-    cannot answer.
+    Each permission says whom it lets in (:meth:`BasePermission.anonymous_allowed`,
+    :meth:`~BasePermission.users_allowed`), on a bare instance that knows only its action and
+    a request that has only its method; nothing of yours is called but ``get_permissions()``.
+    A permission that cannot tell is taken to be one that refuses, as is a
+    ``get_permissions()`` that needs more than the action; on a detail route, so is one that
+    checks objects.
     """
     probe = _probe(cls, bound)
     try:
         permissions = list(probe.get_permissions())
     except Exception:
-        return True
+        return True, True
     if all(type(p) is AllowAny for p in permissions):
-        return False
+        return False, False
     if bound.detail and any(p.checks_objects() for p in permissions):
-        return True
+        return True, True
     scope = {"type": "http", "method": method, "path": "/", "headers": [], "query_string": b""}
-    probe._store = RequestStore(scope=scope)
     request = Request(scope)
-    try:
-        allowed = [p.anonymous_allowed(request, probe) for p in permissions]
-    except Exception:  # a permission that needs what the probe lacks
-        return True
-    return not all(a is True for a in allowed)
+    anonymous = all(p.anonymous_allowed(request, probe) is True for p in permissions)
+    users = all(p.users_allowed(request, probe) is True for p in permissions)
+    return not anonymous, not users
 
 
 def for_method(
@@ -140,9 +138,12 @@ def for_method(
     security requirement (FastAPI declares the app's security schemes required on every
     operation, public reads included), and the ``Idempotency-Key`` of a POST that takes one."""
     responses = dict(responses)
-    if refuses_anonymous(cls, bound, method):
-        merge(responses, REFUSED)
-    else:
+    may_401, may_403 = refusals(cls, bound, method)
+    if may_401:
+        merge(responses, {401: REFUSED[401]})
+    if may_403:
+        merge(responses, {403: REFUSED[403]})
+    if not may_401:
         # {} is "no credentials": anyone is let in. FastAPI adds its own requirements to this
         # list, so the operation reads "the app's credentials, or none".
         extra = {**(extra or {}), "security": [*(extra or {}).get("security", []), {}]}

@@ -110,6 +110,14 @@ class BasePermission(metaclass=_PermissionMeta):
         super().__init_subclass__(**kwargs)
         below = cls.__mro__[: cls.__mro__.index(BasePermission)]
         cls._own_object_check = any("has_object_permission" in vars(k) for k in below)
+        # A class that writes its own has_permission answers what the library cannot know
+        # about it, unless it also says whom it lets in.
+        own = vars(cls)
+        if "has_permission" in own:
+            if "anonymous_allowed" not in own:
+                cls.anonymous_allowed = _unknown  # type: ignore[method-assign]
+            if "users_allowed" not in own:
+                cls.users_allowed = _unknown  # type: ignore[method-assign]
 
     #: Whether the class (or a base below BasePermission) defines has_object_permission.
     _own_object_check: ClassVar[bool] = False
@@ -125,17 +133,20 @@ class BasePermission(metaclass=_PermissionMeta):
         return type(self).__name__
 
     def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
-        """Whether ``has_permission`` lets ``request``, which has no user, in; ``None`` when it
-        cannot be told without waiting (an async check). Asked when the viewset is registered,
-        to document 401 and 403 and the operation's security only where they can happen."""
-        if inspect.iscoroutinefunction(type(self).has_permission):
-            return None
-        answer = self.has_permission(request, view)
-        if inspect.isawaitable(answer):
-            if inspect.iscoroutine(answer):
-                answer.close()
-            return None
-        return bool(answer)
+        """Whether ``has_permission`` lets every request of ``request``'s method that has no
+        user in; ``None`` when that cannot be told without running it.
+
+        Asked when the viewset is registered, with a request that has only a method, to
+        document 401 and the operation's security only where they can happen. The library's
+        classes answer it; a class with a ``has_permission`` of its own answers ``None`` (it
+        can refuse) unless it overrides this method too. Nothing is called to find out.
+        """
+        return True  # BasePermission lets everything in
+
+    def users_allowed(self, request: Request, view: Any) -> bool | None:
+        """Whether ``has_permission`` lets every request of ``request``'s method that has a user
+        in (``None``: it cannot be told): where not, OpenAPI documents a 403."""
+        return True
 
     def __and__(self, other: PermissionLike) -> BasePermission:
         return _And(self, _instance(other))
@@ -220,11 +231,15 @@ class _And(BasePermission):
         return f"{self.first.label()} & {self.second.label()}"
 
     def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
-        first = self.first.anonymous_allowed(request, view)
-        second = self.second.anonymous_allowed(request, view)
-        if first is False or second is False:
-            return False
-        return None if first is None or second is None else True
+        return _both(
+            self.first.anonymous_allowed(request, view),
+            self.second.anonymous_allowed(request, view),
+        )
+
+    def users_allowed(self, request: Request, view: Any) -> bool | None:
+        return _both(
+            self.first.users_allowed(request, view), self.second.users_allowed(request, view)
+        )
 
     async def has_permission(self, request: Request, view: Any) -> bool:
         for permission in (self.first, self.second):
@@ -267,11 +282,15 @@ class _Or(BasePermission):
         return f"({self.first.label()} | {self.second.label()})"
 
     def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
-        first = self.first.anonymous_allowed(request, view)
-        second = self.second.anonymous_allowed(request, view)
-        if first is True or second is True:
-            return True
-        return None if first is None or second is None else False
+        return _either(
+            self.first.anonymous_allowed(request, view),
+            self.second.anonymous_allowed(request, view),
+        )
+
+    def users_allowed(self, request: Request, view: Any) -> bool | None:
+        return _either(
+            self.first.users_allowed(request, view), self.second.users_allowed(request, view)
+        )
 
     @staticmethod
     async def _grants(permission: BasePermission, request: Request, view: Any) -> bool:
@@ -312,14 +331,35 @@ class _Not(BasePermission):
         return f"~{self.operand.label()}"
 
     def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        # Anonymous requests are all alike: the operand lets all of them in, or none.
         allowed = self.operand.anonymous_allowed(request, view)
         return None if allowed is None else not allowed
+
+    def users_allowed(self, request: Request, view: Any) -> bool | None:
+        # If the operand lets every user in, this refuses them all; else some pass, some may not.
+        return False if self.operand.users_allowed(request, view) is True else None
 
     async def has_permission(self, request: Request, view: Any) -> bool:
         return not await resolve(self.operand.has_permission(request, view))
 
     async def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return not await resolve(self.operand.has_object_permission(request, view, obj))
+
+
+def _unknown(self: BasePermission, request: Request, view: Any) -> bool | None:
+    return None
+
+
+def _both(first: bool | None, second: bool | None) -> bool | None:
+    if first is False or second is False:
+        return False
+    return None if first is None or second is None else True
+
+
+def _either(first: bool | None, second: bool | None) -> bool | None:
+    if first is True or second is True:
+        return True
+    return None if first is None or second is None else False
 
 
 class AllowAny(BasePermission):
@@ -335,6 +375,12 @@ class DenyAll(BasePermission):
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return False
 
+    def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        return False
+
+    def users_allowed(self, request: Request, view: Any) -> bool | None:
+        return False
+
 
 class IsAuthenticated(BasePermission):
     """Allow requests that have a user."""
@@ -345,12 +391,24 @@ class IsAuthenticated(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         return _user(request, view) is not None
 
+    def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        return False
+
+    def users_allowed(self, request: Request, view: Any) -> bool | None:
+        return True
+
 
 class IsAuthenticatedOrReadOnly(BasePermission):
     """Allow safe methods to anyone, other methods to requests that have a user."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return request.method in SAFE_METHODS or _user(request, view) is not None
+
+    def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        return request.method in SAFE_METHODS
+
+    def users_allowed(self, request: Request, view: Any) -> bool | None:
+        return True
 
 
 def _flag(user: Any, name: str) -> bool:
@@ -367,3 +425,9 @@ class IsAdminUser(BasePermission):
         return user is not None and any(
             _flag(user, name) for name in ("is_admin", "is_staff", "is_superuser")
         )
+
+    def anonymous_allowed(self, request: Request, view: Any) -> bool | None:
+        return False
+
+    def users_allowed(self, request: Request, view: Any) -> bool | None:
+        return False

@@ -1180,3 +1180,93 @@ async def test_the_memory_store_forgets_expired_answers(monkeypatch: pytest.Monk
         assert_ran(await client.post("/documents", json={"title": "a"}, headers=key("last")))
     # Private: how many values the store holds (all but the last have expired).
     assert len(get_store()._values._items) <= 10
+
+
+# --- what review found ------------------------------------------------------------------------
+
+
+async def test_a_422_of_the_librarys_own_checks_releases_the_key_for_a_corrected_body() -> None:
+    async with serve(create_app(document_router())) as client:
+        too_long = await client.post("/documents", json={"title": "x" * 101}, headers=key("k1"))
+        assert too_long.status_code == 422  # the column holds 100: nothing was written
+        corrected = await client.post("/documents", json={"title": "x"}, headers=key("k1"))
+        assert_ran(corrected)
+        assert await Document.all().count() == 1
+
+
+async def test_a_form_the_action_parses_itself_is_compared_by_its_fields() -> None:
+    @action(methods=["POST"], detail=False)
+    async def upload(self: Any) -> dict[str, int]:
+        form = await self.request.form()
+        document = await Document.create(title=str(form["title"]))
+        return {"id": document.id}
+
+    async with serve(create_app(document_router(upload=upload))) as client:
+        # httpx picks a new multipart boundary for each request: the raw bytes differ.
+        send = {"data": {"title": "a"}, "files": {"f": ("a.txt", b"abc")}, "headers": key("f1")}
+        first = await client.post("/documents/upload", **send)
+        assert first.status_code == 200, first.text
+        assert_replayed(first, await client.post("/documents/upload", **send))
+        assert await Document.all().count() == 1
+
+
+async def test_a_client_gone_mid_answer_keeps_the_key_claimed_and_nothing_runs_twice() -> None:
+    @action(methods=["POST"], detail=False)
+    async def export(self: Any) -> Response:
+        await Document.create(title="exported")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"part 0;"
+            await asyncio.sleep(0.2)
+            yield b"part 1;"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    app = create_app(document_router(export=export))
+    async with LifespanManager(copy_lifespan_state(app)) as manager:
+        gone = asyncio.Event()
+        started: list[int] = []
+
+        async def receive() -> Message:
+            if not started:
+                started.append(1)
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                gone.set()  # the client leaves after the first chunk
+
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/documents/export",
+            "raw_path": b"/documents/export",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"t"), (b"idempotency-key", b"k1")],
+            "client": ("127.0.0.1", 1),
+            "server": ("t", 80),
+            "state": {},
+        }
+        await manager.app(scope, receive, send)
+        transport = httpx.ASGITransport(app=manager.app, client=("127.0.0.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            retry = await client.post("/documents/export", headers=key("k1"))
+        assert retry.status_code == 409  # the first ran; its answer was not kept whole
+        assert await Document.all().count() == 1
+
+
+async def test_a_refused_connection_leaves_no_claim_to_withdraw() -> None:
+    from fastapi_viewsets import idempotency
+
+    configure_store("redis://127.0.0.1:1/0")  # nothing listens: refused, so nothing was sent
+    async with serve(create_app(document_router())) as client:
+        for n in range(5):
+            refused = await client.post("/documents", json={"title": "a"}, headers=key(f"k{n}"))
+            assert refused.status_code == 503
+        assert idempotency._withdrawals == {}

@@ -154,3 +154,34 @@ def test_mistakes_in_parent_lookup_kwargs_are_refused_at_registration(
         )
     assert "ProjectViewSet" in str(raised.value)
     assert fragment in str(raised.value)
+
+
+async def test_an_update_cannot_move_a_row_to_another_parent() -> None:
+    router = APIRouter(prefix="/companies/{company_pk}/projects")
+    viewset(router)(
+        type("ProjectViewSet", (NestedBase,), {"parent_lookup_kwargs": {"company_pk": "company"}})
+    )
+    async with serve(create_app(router)) as client:
+        acme, _, hidden = await companies()
+        rocket = await Project.create(name="rocket", company=acme)
+        url = f"/companies/{acme.id}/projects/{rocket.id}"
+        moved = await client.put(url, json={"name": "rocket", "company_id": hidden.id})
+        assert moved.status_code == 200
+        assert moved.json()["company_id"] == acme.id
+        patched = await client.patch(url, json={"company_id": hidden.id})
+        assert patched.json()["company_id"] == acme.id
+        assert (await Project.get(id=rocket.id)).company_id == acme.id  # type: ignore[attr-defined]
+
+
+async def test_the_location_of_a_create_under_a_path_that_is_not_ascii() -> None:
+    router = APIRouter(prefix="/tenants/{tenant}/projects")
+    viewset(router)(type("ProjectViewSet", (NestedBase,), {}))
+    async with serve(create_app(router)) as client:
+        acme, _, _ = await companies()
+        created = await client.post(
+            "/tenants/€uro/projects", json={"name": "r", "company_id": acme.id}
+        )
+        assert created.status_code == 201, created.text
+        location = created.headers["location"]
+        assert location == f"/tenants/%E2%82%ACuro/projects/{created.json()['id']}"
+        assert (await client.get(location)).status_code == 200
