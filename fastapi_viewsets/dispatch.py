@@ -17,10 +17,11 @@ A POST that claimed an ``Idempotency-Key`` has its answer kept by the ``Response
 the route, whichever step answered it (the action, an exception handler, FastAPI's own
 serialisation).
 
-Two guards stand around every viewset route, and only around them: a body over the action's
-``max_body_size`` is a 413 (see ``fastapi_viewsets._body_limit``), and a validation error
+Three guards stand around every viewset route, and only around them: a body over the action's
+``max_body_size`` is a 413 (see ``fastapi_viewsets._body_limit``), a validation error
 reaches the app's handler with values it can write and only a little of each (see
-``fastapi_viewsets._echo``).
+``fastapi_viewsets._echo``), and a database that cannot be reached is a 503 with
+``Retry-After`` rather than a 500 (see ``fastapi_viewsets._unavailable``).
 
 ``initial()`` runs in a dependency so that it comes after the dependencies that set the user
 and before the body is validated: an anonymous request gets its 401 even with a bad body. An
@@ -50,6 +51,7 @@ from ._body_limit import BodyLimit
 from ._echo import answerable_error
 from ._fastpath import ActionPath, skips_initial
 from ._lifecycle import StateLifecycle
+from ._unavailable import unavailable_from
 from .generics import STANDARD_ACTIONS, GenericViewSet
 from .idempotency import IdempotencyPolicy, ResponseKeeper
 from .state import SCOPE_KEY
@@ -73,12 +75,13 @@ class ViewSetRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         # A route of the app's own that uses this class keeps FastAPI's errors as they are.
-        ours = getattr(self.endpoint, RUNNER_ATTR, None) is not None
+        runner: ActionRunner | None = getattr(self.endpoint, RUNNER_ATTR, None)
 
         async def serve_with_state_request(request: Request) -> Response:
             # From here on `state.request` is the request FastAPI serves, whose body it reads.
-            request.scope[SCOPE_KEY].request = request
-            if not ours:
+            store = request.scope[SCOPE_KEY]
+            store.request = request
+            if runner is None:
                 return await handler(request)
             try:
                 return await handler(request)
@@ -89,6 +92,15 @@ class ViewSetRoute(APIRoute):
                 if shaped is exc:
                     raise
                 raise shaped from None
+            except Exception as exc:
+                # Raised here, inside the route, the 503 goes out through the route's send, with
+                # X-Request-ID. What a lost session had not committed, the server rolls back.
+                unavailable = unavailable_from(
+                    exc, request_id=store.request_id, retry_after=runner.cls.database_retry_after
+                )
+                if unavailable is None:
+                    raise
+                raise unavailable from None
 
         return serve_with_state_request
 

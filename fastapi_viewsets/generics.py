@@ -48,11 +48,11 @@ from pydantic import BaseModel
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from . import _tortoise
 from ._echo import echo
 from ._integrity import conflict_from
+from ._unavailable import transaction
 from ._values import column_problem
 from .conditional import etag_of, if_match
 from .exceptions import NotFound, PreconditionFailed, PreconditionRequired
@@ -113,6 +113,8 @@ class GenericViewSet(APIView, Generic[ModelT]):
     #: The default order of lists (the primary key is always appended); a string is one
     #: field, as in DRF (``"-created_at"``).
     ordering: ClassVar[str | Sequence[str] | None] = None
+    #: The ``Retry-After`` (seconds) of the 503 answered when the database cannot be reached.
+    database_retry_after: ClassVar[int] = 5
 
     #: The order ``filter_queryset`` applied (the request's ``?ordering=`` or the default).
     ordering_used: list[str] | None = None
@@ -288,7 +290,7 @@ class GenericViewSet(APIView, Generic[ModelT]):
             if single_statement:
                 yield
             else:
-                async with in_transaction(self.model._meta.default_connection):
+                async with transaction(self.model._meta.default_connection):
                     yield
         except IntegrityError as exc:
             raise await conflict_from(self.model, exc, values or {}, deleting=deleting) from None
