@@ -79,7 +79,7 @@ from .generics import STANDARD_ACTIONS, GenericViewSet
 from .idempotency import IdempotencyPolicy
 from .nesting import parent_lookups, parent_parameters
 from .pagination import BasePagination
-from .schemas import check_read_schema, check_write_schema, lookup_annotation, partial_schema
+from .schemas import body_schema, check_read_schema, check_write_schema, lookup_annotation
 from .state import BaseStateManager
 from .views import BoundAction
 
@@ -368,8 +368,7 @@ class _Registration:
             if not overrides(self.cls, "get_write_values"):
                 # An override may turn fields that are not columns into columns; trust it.
                 check_write_schema(write_schema, self.model, self.owner)
-            if name == "partial_update":
-                write_schema = partial_schema(write_schema)
+            write_schema = body_schema(write_schema, self.model, partial=name == "partial_update")
         bound = self._bound(name, detail, write_schema, lists=name == "list")
 
         params: list[inspect.Parameter] = []

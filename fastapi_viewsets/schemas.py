@@ -30,6 +30,7 @@ same number of queries for 1 row or 100.
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 import uuid
@@ -258,6 +259,57 @@ def check_read_schema(schema: type[BaseModel], model: type[Model], owner: str) -
             f"does not have. Add the field to the model, remove it from the schema, or give it a "
             f"default."
         )
+
+
+_generated_bounded: dict[tuple[type[BaseModel], type[Model]], type[BaseModel]] = {}
+
+
+def bounded_schema(schema: type[BaseModel], model: type[Model]) -> type[BaseModel]:
+    """``schema``, or a copy of it under the same name whose integer fields carry the bounds of
+    their columns (``-2147483648`` to ``2147483647`` for an ``IntField``), so that OpenAPI shows
+    them and Pydantic refuses a value the column cannot hold, as the column check would.
+
+    Fields that set a bound of their own keep theirs; a schema without such a field is returned
+    as it is. The copy is a subclass: its validators, config and ``isinstance`` are the same.
+    Where the class itself also appears in the app's OpenAPI (an ``@action``'s body, say), the
+    two share a name, and FastAPI names both by their module instead.
+    """
+    key = (schema, model)
+    found = _generated_bounded.get(key)
+    if found is not None:
+        return found
+    fields: dict[str, Any] = {}
+    fields_map = model._meta.fields_map
+    for name, info in schema.model_fields.items():
+        column = fields_map.get(name)
+        constraints = dict(getattr(column, "constraints", {}) or {})
+        if column is None or column.field_type is not int or not constraints:
+            continue
+        if any(hasattr(m, attr) for m in info.metadata for attr in ("ge", "gt", "le", "lt")):
+            continue
+        ge, le = constraints.get("ge"), constraints.get("le")
+        bounds = Field(ge=None if ge is None else int(ge), le=None if le is None else int(le))
+        bounded: Any = Annotated[int, bounds]
+        if info.annotation is int:
+            fields[name] = (bounded, copy.copy(info))
+        elif set(typing.get_args(info.annotation)) == {int, type(None)}:  # int | None
+            fields[name] = (bounded | None, copy.copy(info))
+    result = schema
+    if fields:
+        result = create_model(
+            schema.__name__, __base__=schema, __module__=schema.__module__, **fields
+        )
+    _generated_bounded[key] = result
+    return result
+
+
+def body_schema(
+    schema: type[BaseModel], model: type[Model], *, partial: bool = False
+) -> type[BaseModel]:
+    """The body a write route validates: ``schema`` bounded like its columns
+    (:func:`bounded_schema`), all optional for PATCH (:func:`partial_schema`)."""
+    bounded = bounded_schema(schema, model)
+    return partial_schema(bounded) if partial else bounded
 
 
 def check_write_schema(schema: type[BaseModel], model: type[Model], owner: str) -> None:

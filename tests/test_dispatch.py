@@ -441,7 +441,15 @@ async def test_options_answers_the_allow_header_and_drf_metadata() -> None:
     assert allow_of(listing) == ["GET", "HEAD", "OPTIONS", "POST"]
     fields = {
         "name": {"type": "string", "required": True, "read_only": False, "label": "Name"},
-        "size": {"type": "integer", "required": False, "read_only": False, "label": "Size"},
+        "size": {
+            "type": "integer",
+            "required": False,
+            "read_only": False,
+            "label": "Size",
+            # The column's bounds: an IntField holds 32 bits.
+            "min_value": -2147483648,
+            "max_value": 2147483647,
+        },
     }
     assert listing.json() == {
         "name": "People List",

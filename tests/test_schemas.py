@@ -566,3 +566,76 @@ async def test_a_string_lookup_is_url_decoded() -> None:
     assert plain.status_code == 404
     assert response.status_code == 200, response.text
     assert response.json()["id"] == company.id
+
+
+# --- integer fields bounded like their columns ---------------------------------------------
+
+
+class SizedRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    size: int
+
+
+class SizedWrite(BaseModel):
+    name: str
+    size: int = 0
+
+
+class SmallWrite(BaseModel):
+    name: str
+    size: int = Field(0, ge=0, le=500)  # its own bounds, kept
+
+
+def sized_router(write: type[BaseModel]) -> APIRouter:
+    router = APIRouter(prefix="/companies")
+
+    @viewset(router)
+    class SizedViewSet(ModelViewSet[Company]):
+        model = Company
+        read_schema = SizedRead
+        create_schema = write
+
+        @action(methods=["POST"], detail=False)
+        async def echo(self, data: SizedWrite) -> SizedWrite:  # the user's class, unbounded
+            return data
+
+    return router
+
+
+async def test_integer_fields_show_and_hold_their_columns_bounds() -> None:
+    app = create_app(sized_router(SizedWrite))
+    spec = app.openapi()
+    schemas = spec["components"]["schemas"]
+    # The class in the action and its bounded copy share a name: FastAPI names both by module.
+    bodies = [s for n, s in schemas.items() if "SizedWrite" in n and "Patched" not in n]
+    bounded = [s for s in bodies if "maximum" in s["properties"]["size"]]
+    assert len(bounded) == 1
+    assert (
+        bounded[0]["properties"]["size"]["minimum"],
+        bounded[0]["properties"]["size"]["maximum"],
+    ) == (
+        -(2**31),
+        2**31 - 1,
+    )
+    patched = next(s for n, s in schemas.items() if n.startswith("Patched"))
+    size = patched["properties"]["size"]
+    assert "maximum" in str(size)
+    async with serve(app) as client:
+        big = await client.post("/companies", json={"name": "a", "size": 2**31})
+        assert big.status_code == 422
+        assert big.json()["detail"][0]["loc"] == ["body", "size"]
+        assert (
+            await client.post("/companies", json={"name": "a", "size": 2**31 - 1})
+        ).status_code == 201
+        # The user's own class, in an action, is left as it is.
+        assert (
+            await client.post("/companies/echo", json={"name": "b", "size": 2**40})
+        ).status_code == 200
+
+
+def test_a_field_with_bounds_of_its_own_keeps_them() -> None:
+    spec = create_app(sized_router(SmallWrite)).openapi()
+    size = spec["components"]["schemas"]["SmallWrite"]["properties"]["size"]
+    assert (size["minimum"], size["maximum"]) == (0, 500)
