@@ -170,3 +170,20 @@ def test_imports_go_down_the_layers_of_the_development_page() -> None:
         if layers[target] < layers[module]
     ]
     assert upward == []
+
+
+def test_the_reference_documents_the_module_of_every_public_name() -> None:
+    import fastapi_viewsets
+
+    pages = (PACKAGE.parent / "docs" / "reference").glob("*.md")
+    documented = {
+        m for page in pages for m in re.findall(r"^::: ([\w.]+)$", page.read_text(), re.M)
+    }
+    missing = sorted(
+        f"{name} ({getattr(fastapi_viewsets, name).__module__})"
+        for name in fastapi_viewsets.__all__
+        if getattr(getattr(fastapi_viewsets, name), "__module__", "fastapi_viewsets")
+        not in documented
+        and hasattr(getattr(fastapi_viewsets, name), "__module__")
+    )
+    assert missing == []
