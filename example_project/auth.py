@@ -46,7 +46,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from fastapi_viewsets import BaseStateManager
-from fastapi_viewsets.exceptions import ErrorResponse
+from fastapi_viewsets.exceptions import ErrorResponse, ValidationErrorResponse
 
 from .models import User
 from .schemas import LoginRequest, TokenResponse
@@ -148,7 +148,9 @@ def _decoy_hash(iterations: int) -> str:
 
 
 async def authenticate(username: str, password: str) -> User | None:
-    user = await User.get_or_none(username=username)
+    # No username holds a NUL (sign-up allows letters, digits and "_.-"), and PostgreSQL
+    # refuses one in a query: such a name is unknown without asking the database.
+    user = None if "\x00" in username else await User.get_or_none(username=username)
     # An unknown name still pays for one hash, so response times do not reveal which names exist.
     encoded = user.password_hash if user is not None else _decoy_hash(PASSWORD_ITERATIONS)
     # PBKDF2 is deliberately slow CPU work; in the event loop it would stall every other request.
@@ -182,16 +184,33 @@ async def get_current_user(
 router = APIRouter(tags=["auth"])
 
 
+def _body_error(message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "body_invalid", "loc": ("body",), "msg": message}])
+
+
 async def _read_login(request: Request) -> LoginRequest:
     body = await request.body()
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    is_form = content_type == "application/x-www-form-urlencoded"
+    # The media types FastAPI reads as JSON; like FastAPI's routes, nothing else is guessed at.
+    is_json = content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+    if not (is_form or is_json):
+        raise _body_error("Send the username and password as JSON or as an HTML form.")
     try:
-        if content_type == "application/x-www-form-urlencoded":
+        # Decoded here: a validation error would echo bytes that are not UTF-8, which the
+        # error response cannot encode (a 500).
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _body_error("The body is not UTF-8 text.") from None
+    try:
+        if is_form:
             # Parsed here rather than with Form(): that needs python-multipart, one more
             # dependency for two fields.
-            fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            fields = dict(parse_qsl(text, keep_blank_values=True))
             return LoginRequest.model_validate(fields)
-        return LoginRequest.model_validate_json(body)
+        return LoginRequest.model_validate_json(text)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
@@ -203,14 +222,24 @@ def _login_openapi() -> dict[str, Any]:
         "application/json": {"schema": schema},
         "application/x-www-form-urlencoded": {"schema": schema},
     }
-    return {"requestBody": {"required": True, "content": content}}
+    return {
+        "requestBody": {"required": True, "content": content},
+        # The app-level bearer dependency makes FastAPI list the token as required on every
+        # route; the empty requirement added beside it says logging in needs none.
+        "security": [{}],
+    }
 
 
 @router.post(
     "/auth/token",
     response_model=TokenResponse,
     summary="Exchange a username and password for a bearer token",
-    responses={401: {"model": ErrorResponse, "description": "Wrong username or password"}},
+    responses={
+        401: {"model": ErrorResponse, "description": "Wrong username or password"},
+        # FastAPI adds its 422 only to routes with declared parameters; this one reads its
+        # body by hand.
+        422: {"model": ValidationErrorResponse, "description": "Validation Error"},
+    },
     openapi_extra=_login_openapi(),
 )
 async def issue_token(request: Request) -> TokenResponse:

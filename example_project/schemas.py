@@ -14,8 +14,10 @@ organisation is one query, not 101::
         ...
         projects: list[ProjectSummary]      # the reverse relation: prefetch_related
 
-Write schemas name the model's columns, foreign keys as ``<name>_id``. Nothing here exposes
-``User.password_hash``.
+Write schemas name the model's columns, foreign keys as ``<name>_id``. They are strict: a body
+is accepted only as its OpenAPI schema describes it, so ``"is_public": 0`` or
+``"project_id": "3"`` is a 422 rather than quietly read as ``false`` or ``3``. Nothing here
+exposes ``User.password_hash``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ class _FromORM(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class _Strict(BaseModel):
+    """A request body: no coercion (pydantic's lax mode reads ``0`` as ``false``), so what is
+    accepted is what OpenAPI documents."""
+
+    model_config = ConfigDict(strict=True)
+
+
 # --- users and authentication --------------------------------------------------------------
 
 
@@ -61,12 +70,12 @@ class UserRead(_FromORM):
     is_admin: bool
 
 
-class SignupRequest(BaseModel):
+class SignupRequest(_Strict):
     username: str = Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$")
     password: str = Field(min_length=8, max_length=200)
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(_Strict):
     username: str = Field(min_length=1, max_length=50)
     password: str = Field(min_length=1, max_length=200)
 
@@ -99,7 +108,7 @@ class OrganisationRead(_FromORM):
     projects: list[ProjectSummary]
 
 
-class OrganisationCreate(BaseModel):
+class OrganisationCreate(_Strict):
     """Also the PUT body; PATCH accepts any subset of it. The owner is the user who creates it."""
 
     name: str = Field(min_length=1, max_length=100)
@@ -116,7 +125,7 @@ class ProjectRead(_FromORM):
     organisation: OrganisationSummary
 
 
-class ProjectCreate(BaseModel):
+class ProjectCreate(_Strict):
     name: str = Field(min_length=1, max_length=100)
     organisation_id: int
 
@@ -141,7 +150,7 @@ class TaskRead(_FromORM):
     assignee: UserSummary | None
 
 
-class TaskCreate(BaseModel):
+class TaskCreate(_Strict):
     title: str = Field(min_length=1, max_length=200)
     project_id: int
     done: bool = False

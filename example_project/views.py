@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, BackgroundTasks
+from fastapi import APIRouter, BackgroundTasks, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from tortoise.expressions import Q, Subquery
@@ -74,6 +74,9 @@ __all__ = (
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Model)
+
+#: The range of an ``IntField``, such as the ids: a 32-bit signed integer.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 # --- request state -----------------------------------------------------------------------
@@ -242,7 +245,15 @@ class ProjectViewSet(OwnedViewSet[Project]):
         return await super().perform_update(obj)
 
     @action(detail=False)
-    async def stats(self, organisation_id: int | None = None) -> ProjectStats:
+    async def stats(
+        self,
+        organisation_id: Annotated[
+            # The bounds of the id column (an IntField): a larger number would reach
+            # PostgreSQL, which refuses it (a 500), rather than be a 422 here.
+            int | None,
+            Query(ge=INT_MIN, le=INT_MAX, description="Only this organisation's projects."),
+        ] = None,
+    ) -> ProjectStats:
         """Project and task counts over the projects you can see, or one organisation's."""
         visible = self.get_queryset()
         if organisation_id is not None:

@@ -108,6 +108,67 @@ async def test_wrong_password_or_unknown_user_is_401(client: httpx.AsyncClient) 
     assert missing.status_code == 422
 
 
+async def test_a_login_body_that_cannot_be_read_is_a_422(client: httpx.AsyncClient) -> None:
+    # Found by the fuzz run (scripts/fuzz.py): bytes that are not UTF-8 were echoed in the
+    # validation error, which could not be encoded: a 500.
+    not_utf8 = await client.post(
+        "/auth/token", content=b'{"username": "\xa5"}', headers={"Content-Type": "application/json"}
+    )
+    not_json = await client.post(
+        "/auth/token",
+        content=b'{"username": "alice", "password": "alice-password"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    no_body = await client.post("/auth/token")
+
+    assert not_utf8.status_code == 422
+    assert not_utf8.json() == {
+        "detail": [{"type": "body_invalid", "loc": ["body"], "msg": "The body is not UTF-8 text."}]
+    }
+    assert not_json.status_code == no_body.status_code == 422
+    assert not_json.json()["detail"][0]["msg"] == (
+        "Send the username and password as JSON or as an HTML form."
+    )
+
+
+async def test_a_username_with_a_nul_is_unknown(client: httpx.AsyncClient) -> None:
+    # PostgreSQL refuses a NUL in a query (a 500): no such name exists, nor is asked for.
+    as_json = await client.post("/auth/token", json={"username": "ali\x00ce", "password": "x"})
+    as_form = await client.post("/auth/token", data={"username": "\x00", "password": "x"})
+
+    assert (as_json.status_code, as_form.status_code) == (401, 401)
+    assert as_json.json() == {"detail": "Incorrect username or password."}
+
+
+async def test_openapi_documents_the_login_route(client: httpx.AsyncClient) -> None:
+    login = (await client.get("/openapi.json")).json()["paths"]["/auth/token"]["post"]
+
+    assert set(login["responses"]) == {"200", "401", "422"}
+    # Logging in needs no token: the empty requirement beside the app's bearer scheme.
+    assert login["security"] == [{"HTTPBearer": []}, {}]
+
+
+async def test_write_bodies_are_not_coerced(client: httpx.AsyncClient) -> None:
+    # The fuzz run sent {"is_public": 0}, which OpenAPI's boolean does not allow, and it was
+    # read as false.
+    alice = await login(client, "alice")
+    acme = await organisation_id(client, "Acme", alice)
+
+    answers = [
+        await client.patch(f"/organisations/{acme}", json={"is_public": 0}, headers=alice),
+        await client.put(
+            f"/organisations/{acme}", json={"name": "Acme", "is_public": "true"}, headers=alice
+        ),
+        await client.post(
+            "/projects", json={"name": "Typed", "organisation_id": str(acme)}, headers=alice
+        ),
+        await client.post("/tasks", json={"title": "Typed", "project_id": True}, headers=alice),
+    ]
+
+    assert [answer.status_code for answer in answers] == [422] * 4, [a.text for a in answers]
+    assert await names(client, "/organisations") == {"Acme", "Bobworks"}  # still public
+
+
 def _forge(token: str, user: int) -> str:
     """``token``'s signature on a payload that names another user."""
     payload, signature = token.split(".")
@@ -345,6 +406,20 @@ async def test_project_stats_count_what_the_caller_can_see(client: httpx.AsyncCl
     assert anonymous.json() == {"projects": 3, "tasks": 5, "done": 1, "open": 4}
     assert as_alice.json() == {"projects": 4, "tasks": 6, "done": 1, "open": 5}
     assert only_acme.json() == {"projects": 2, "tasks": 3, "done": 1, "open": 2}
+
+
+async def test_project_stats_refuses_an_id_beyond_the_column(client: httpx.AsyncClient) -> None:
+    # PostgreSQL refused 2147483648 for the integer column (a 500); OpenAPI now bounds it.
+    too_large = await client.get("/projects/stats", params={"organisation_id": 2**31})
+    too_small = await client.get("/projects/stats", params={"organisation_id": -(2**31) - 1})
+    largest = await client.get("/projects/stats", params={"organisation_id": 2**31 - 1})
+    spec = (await client.get("/openapi.json")).json()
+
+    assert (too_large.status_code, too_small.status_code) == (422, 422)
+    assert largest.json() == {"projects": 0, "tasks": 0, "done": 0, "open": 0}
+    [parameter] = spec["paths"]["/projects/stats"]["get"]["parameters"]
+    bounds = next(s for s in parameter["schema"]["anyOf"] if s.get("type") == "integer")
+    assert (bounds["minimum"], bounds["maximum"]) == (-(2**31), 2**31 - 1)
 
 
 async def test_the_assignee_completes_a_task_and_the_owner_is_notified(
