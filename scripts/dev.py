@@ -3,7 +3,8 @@
 
     python3 scripts/dev.py run      # the example API on http://127.0.0.1:8000 (SQLite file)
     python3 scripts/dev.py test     # every check: lint, format, types, tests on SQLite and
-                                    # PostgreSQL, docs
+                                    # PostgreSQL, schemathesis against the example app, docs
+    python3 scripts/dev.py fuzz     # only the schemathesis runs (scripts/fuzz.py)
     python3 scripts/dev.py bench    # the benchmark suite, when it exists
 
 Each command creates (or reuses) `.venv` and installs the package in editable mode with its
@@ -153,6 +154,9 @@ def cmd_test() -> None:
     # instead when CI is set.
     run(PYTHON, "-m", "pytest", env={**env, "TORTOISE_TEST_DB": pg_url})
 
+    say("schemathesis --checks all against the example app on SQLite, anonymous and signed in")
+    run(PYTHON, ROOT / "scripts" / "fuzz.py")
+
     say("mkdocs build --strict")
     with tempfile.TemporaryDirectory() as site:
         run(
@@ -169,6 +173,11 @@ def cmd_test() -> None:
     say("all checks passed")
 
 
+def cmd_fuzz() -> None:
+    ensure_venv()
+    run(PYTHON, ROOT / "scripts" / "fuzz.py", *sys.argv[2:])
+
+
 def cmd_bench() -> None:
     ensure_venv()
     bench = ROOT / "benchmarks"
@@ -177,7 +186,7 @@ def cmd_bench() -> None:
     run(PYTHON, "-m", "benchmarks", *sys.argv[2:])
 
 
-COMMANDS = {"run": cmd_run, "test": cmd_test, "bench": cmd_bench}
+COMMANDS = {"run": cmd_run, "test": cmd_test, "fuzz": cmd_fuzz, "bench": cmd_bench}
 
 
 def main() -> None:

@@ -1,0 +1,162 @@
+"""Schemathesis hooks for the fuzz run of the example API (scripts/fuzz.py loads them).
+
+Two things live here:
+
+- ``before_call`` gives every request a fresh ``Idempotency-Key``. The header's contract is "a
+  new value for each new request", which OpenAPI cannot say: a generated key sent twice with two
+  different bodies is rightly refused 422, and a fuzzer that draws ``"0"`` for every create
+  would see nothing but that.
+- ``filter_failure`` drops the failures of the library's open defects, and only those: each is
+  :class:`KnownDefect` in ``KNOWN_DEFECTS``, matched on the check's failure code, the request
+  and the exact answer, so that any other failure of the same check on the same operation still
+  fails the run. When a defect is fixed, its entry matches nothing (the run says so at the end)
+  and is to be deleted.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import schemathesis
+
+# What fastapi_viewsets.idempotency accepts; a key it refuses is left as generated.
+_ACCEPTED_KEY = re.compile(r"[ -~]{1,255}")
+# Unique beyond this process too: a server may outlive one schemathesis run.
+_fresh_keys = (f"fuzz-{uuid.uuid4().hex}-{n}" for n in itertools.count(1))
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    headers = case.headers
+    if not headers:
+        return
+    for name, value in list(headers.items()):
+        if name.lower() == "idempotency-key" and _ACCEPTED_KEY.fullmatch(str(value).strip()):
+            headers[name] = next(_fresh_keys)
+
+
+# --- the library's open defects ----------------------------------------------------------
+
+
+class KnownDefect:
+    """A failure the library causes and has not fixed yet: ``matches(failure, case, response)``
+    says whether a failure is this one."""
+
+    # A plain class: schemathesis executes this file without registering it as a module,
+    # which dataclasses need.
+    def __init__(self, title: str, matches: Callable[[Any, Any, Any], bool]) -> None:
+        self.title = title
+        self.matches = matches
+        self.seen = 0
+
+
+def _json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _detail(response: Any) -> Any:
+    body = _json(response)
+    return body.get("detail") if isinstance(body, dict) else None
+
+
+def _errors_all(response: Any, messages: tuple[str, ...]) -> bool:
+    """A 422 whose every error is about a body field and has one of ``messages``."""
+    errors = _detail(response)
+    return (
+        response.status_code == 422
+        and isinstance(errors, list)
+        and bool(errors)
+        and all(
+            isinstance(error, dict)
+            and error.get("loc", [None])[0] == "body"
+            and str(error.get("msg", "")).startswith(messages)
+            for error in errors
+        )
+    )
+
+
+# The messages of fastapi_viewsets._values for values a column cannot hold.
+_COLUMN_LIMITS = (
+    "Ensure this value is between -2147483648 and 2147483647.",
+    "Text may not contain NUL characters.",
+    "Text must be valid Unicode (no lone surrogates).",
+)
+
+KNOWN_DEFECTS = [
+    KnownDefect(
+        # PUT/PATCH /organisations/{id}, /projects/{id}, /tasks/{id} with a body that is not
+        # text (Content-Type: application/json, the single byte 0xA5): FastAPI answers 400
+        # "There was an error parsing the body"; OpenAPI lists no 400 for these operations
+        # (POST lists one, for the Idempotency-Key). Check: status_code_conformance.
+        "openapi: PUT and PATCH do not declare the 400 of a body that cannot be parsed",
+        lambda failure, case, response: (
+            failure.code == "ST103"
+            and case.method.upper() in ("PUT", "PATCH")
+            and response.status_code == 400
+            and _detail(response) == "There was an error parsing the body"
+        ),
+    ),
+    KnownDefect(
+        # POST /organisations, /projects, /tasks, /users with Idempotency-Key: "a\tb" (any
+        # character outside printable ASCII): 400 "The Idempotency-Key header must hold 1 to
+        # 255 printable ASCII characters."; OpenAPI declares the header as a string of 1 to
+        # 255 characters, without the pattern. Check: positive_data_acceptance.
+        "openapi: the Idempotency-Key header's schema lacks its printable-ASCII pattern",
+        lambda failure, case, response: (
+            failure.code == "ST202"
+            and response.status_code == 400
+            and str(_detail(response)).startswith("The Idempotency-Key header must hold")
+        ),
+    ),
+    KnownDefect(
+        # POST /projects {"name": "x", "organisation_id": 2147483648}, or a NUL in a name or
+        # title ({"name": "a\u0000b"}): 422 "Ensure this value is between -2147483648 and
+        # 2147483647." / "Text may not contain NUL characters."; the write schemas in OpenAPI
+        # carry neither the integer column's bounds nor the text columns' refusal of NUL (path
+        # ids do carry the bounds). Check: positive_data_acceptance.
+        "openapi: write schemas do not declare the columns' limits (int32 bounds, no NUL)",
+        lambda failure, case, response: (
+            failure.code == "ST202" and _errors_all(response, _COLUMN_LIMITS)
+        ),
+    ),
+    KnownDefect(
+        # PUT, PATCH or DELETE /projects/stats: the request goes to the route of
+        # /projects/{id}, which answers 422 (id: "stats" is not an integer) where 405 with
+        # Allow: GET (and HEAD, OPTIONS) is due: the path is the GET-only @action's.
+        # Check: unsupported_method.
+        "routing: another method on a list @action's path is a 422 of the detail route",
+        lambda failure, case, response: (
+            failure.code == "ST204"
+            and response.status_code == 422
+            and any(
+                isinstance(error, dict) and error.get("loc") == ["path", "id"]
+                for error in _detail(response) or []
+            )
+        ),
+    ),
+]
+
+
+@schemathesis.hook
+def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
+    for defect in KNOWN_DEFECTS:
+        if defect.matches(failure, case, response):
+            defect.seen += 1
+            return False
+    return True
+
+
+@atexit.register
+def _summary() -> None:
+    print("\nKnown library defects (scripts/schemathesis_hooks.py), failures dropped:")
+    for defect in KNOWN_DEFECTS:
+        note = "" if defect.seen else "  (not met in this run)"
+        print(f"  {defect.seen:5d}  {defect.title}{note}")
