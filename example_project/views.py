@@ -230,6 +230,8 @@ class ProjectViewSet(OwnedViewSet[Project]):
     model = Project
     read_schema = ProjectRead
     create_schema = ProjectCreate
+    # perform_create refuses an organisation the caller does not own: OpenAPI cannot see that.
+    extra_responses = {"create": {403: {"description": "Not an organisation you own"}}}
 
     def get_queryset(self) -> QuerySet[Project]:
         return visible_projects(self.state)
@@ -280,6 +282,7 @@ class TaskViewSet(OwnedViewSet[Task]):
     model = Task
     read_schema = TaskRead
     create_schema = TaskCreate
+    extra_responses = {"create": {403: {"description": "Not a project of yours"}}}
 
     def get_queryset(self) -> QuerySet[Task]:
         return Task.filter(project_id__in=Subquery(visible_projects(self.state).values("id")))

@@ -231,7 +231,7 @@ def parse_key(raw: str) -> str:
     """The key in an ``Idempotency-Key`` value: a structured-field string (``"abc"``), as the
     draft writes it, or the bare value most clients send. Raises 400 for anything else."""
     key = raw.strip()
-    if len(key) >= 2 and key[0] == '"' and key[-1] == '"':
+    if len(key) > 2 and key[0] == '"' and key[-1] == '"':
         key = key[1:-1].replace('\\"', '"').replace("\\\\", "\\")
     if _PRINTABLE.fullmatch(key) is None:
         raise ParseError(

@@ -147,6 +147,8 @@ def for_method(
         # {} is "no credentials": anyone is let in. FastAPI adds its own requirements to this
         # list, so the operation reads "the app's credentials, or none".
         extra = {**(extra or {}), "security": [*(extra or {}).get("security", []), {}]}
+    declared = (getattr(cls, "extra_responses", None) or {}).get(bound.name) or {}
+    merge(responses, {code: {"model": ErrorResponse, **dict(a)} for code, a in declared.items()})
     if method == "POST" and idempotency is not None:
         merge(responses, idempotency_responses(idempotency, status_code))
         extra = header_parameters(extra, idempotency_parameter(idempotency))
@@ -399,7 +401,14 @@ def idempotency_parameter(policy: IdempotencyPolicy | None) -> dict[str, Any] | 
         "description": "A unique value of the client's (a UUID), sent again with the request "
         "when it is retried: the retry gets the first answer and nothing runs twice. Kept "
         f"for {_duration(policy.ttl)}.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        # Printable ASCII, not starting or ending with a space, as idempotency.parse_key takes
+        # it (a quoted key included).
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[!-~]([ -~]*[!-~])?$",
+        },
     }
 
 

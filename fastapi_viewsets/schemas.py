@@ -37,7 +37,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, BeforeValidator, Field, create_model
 from tortoise.contrib.pydantic import pydantic_model_creator
 from tortoise.fields.base import Field as TortoiseField
 from tortoise.models import Model
@@ -279,9 +279,13 @@ def bounded_schema(schema: type[BaseModel], model: type[Model]) -> type[BaseMode
     if found is not None:
         return found
     fields: dict[str, Any] = {}
-    fields_map = model._meta.fields_map
     for name, info in schema.model_fields.items():
-        column = fields_map.get(name)
+        column = _column(model, name)
+        if column is not None and column.field_type is str and info.annotation in _TEXT:
+            if not any(hasattr(m, "pattern") for m in info.metadata):
+                # A NUL cannot be stored in a text column (PostgreSQL refuses it).
+                fields[name] = _with(info, Annotated[str, Field(pattern=_NO_NUL)])
+            continue
         constraints = dict(getattr(column, "constraints", {}) or {})
         if column is None or column.field_type is not int or not constraints:
             continue
@@ -289,7 +293,8 @@ def bounded_schema(schema: type[BaseModel], model: type[Model]) -> type[BaseMode
             continue
         ge, le = constraints.get("ge"), constraints.get("le")
         bounds = Field(ge=None if ge is None else int(ge), le=None if le is None else int(le))
-        bounded: Any = Annotated[int, bounds]
+        # 3.0 is an integer to JSON Schema: a strict schema takes it too.
+        bounded: Any = Annotated[int, bounds, BeforeValidator(_integral)]
         if info.annotation is int:
             fields[name] = (bounded, copy.copy(info))
         elif set(typing.get_args(info.annotation)) == {int, type(None)}:  # int | None
@@ -301,6 +306,39 @@ def bounded_schema(schema: type[BaseModel], model: type[Model]) -> type[BaseMode
         )
     _generated_bounded[key] = result
     return result
+
+
+_NO_NUL = r"^[^\x00]*$"
+_TEXT = (str, str | None)
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _with(info: Any, annotation: Any) -> tuple[Any, Any]:
+    """A field like ``info`` whose type is ``annotation`` (``| None`` kept)."""
+    if set(typing.get_args(info.annotation)) == {str, type(None)}:
+        annotation = annotation | None
+    return annotation, copy.copy(info)
+
+
+def _column(model: type[Model], name: str) -> TortoiseField[Any] | None:
+    """The column ``name`` of ``model``: a field, or a foreign key's ``<name>_id``, typed as
+    the key it refers to (Tortoise adds that column only at init; viewsets register before)."""
+    found = model._meta.fields_map.get(name)
+    if found is not None or not name.endswith("_id"):
+        return found
+    relation = model._meta.fields_map.get(name[: -len("_id")])
+    related = getattr(relation, "related_model", None)
+    if not (isinstance(related, type) and issubclass(related, Model)):
+        related = find_model(str(getattr(relation, "model_name", "")), model)
+    if relation is None or related is None:
+        return None
+    key = getattr(relation, "to_field", None) or related._meta.pk_attr
+    return related._meta.fields_map.get(key)
 
 
 def body_schema(

@@ -30,7 +30,7 @@ querysets, objects and writes.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -146,6 +146,10 @@ class APIView:
     #: The most bytes a request body may have (413 ``ContentTooLarge`` above); ``None`` takes
     #: any. Read when the class is registered; an ``@action`` may set its own.
     max_body_size: ClassVar[int | None] = None
+    #: Answers your hooks can give that OpenAPI cannot infer, by action, documented with the
+    #: library's error body unless they say otherwise:
+    #: ``{"create": {403: {"description": "Not your organisation"}}}``.
+    extra_responses: ClassVar[Mapping[str, Mapping[int, Mapping[str, Any]]]] = {}
     #: What an ``OPTIONS`` request to the viewset's paths answers (``None``: a 405).
     metadata_class: ClassVar[type[BaseMetadata] | None] = SimpleMetadata
     #: The class ``self.state`` is an instance of; a view over the request's one state.

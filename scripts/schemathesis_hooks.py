@@ -92,42 +92,6 @@ _COLUMN_LIMITS = (
 
 KNOWN_DEFECTS = [
     KnownDefect(
-        # PUT/PATCH /organisations/{id}, /projects/{id}, /tasks/{id} with a body that is not
-        # text (Content-Type: application/json, the single byte 0xA5): FastAPI answers 400
-        # "There was an error parsing the body"; OpenAPI lists no 400 for these operations
-        # (POST lists one, for the Idempotency-Key). Check: status_code_conformance.
-        "openapi: PUT and PATCH do not declare the 400 of a body that cannot be parsed",
-        lambda failure, case, response: (
-            failure.code == "ST103"
-            and case.method.upper() in ("PUT", "PATCH")
-            and response.status_code == 400
-            and _detail(response) == "There was an error parsing the body"
-        ),
-    ),
-    KnownDefect(
-        # POST /organisations, /projects, /tasks, /users with Idempotency-Key: "a\tb" (any
-        # character outside printable ASCII): 400 "The Idempotency-Key header must hold 1 to
-        # 255 printable ASCII characters."; OpenAPI declares the header as a string of 1 to
-        # 255 characters, without the pattern. Check: positive_data_acceptance.
-        "openapi: the Idempotency-Key header's schema lacks its printable-ASCII pattern",
-        lambda failure, case, response: (
-            failure.code == "ST202"
-            and response.status_code == 400
-            and str(_detail(response)).startswith("The Idempotency-Key header must hold")
-        ),
-    ),
-    KnownDefect(
-        # POST /projects {"name": "x", "organisation_id": 2147483648}, or a NUL in a name or
-        # title ({"name": "a\u0000b"}): 422 "Ensure this value is between -2147483648 and
-        # 2147483647." / "Text may not contain NUL characters."; the write schemas in OpenAPI
-        # carry neither the integer column's bounds nor the text columns' refusal of NUL (path
-        # ids do carry the bounds). Check: positive_data_acceptance.
-        "openapi: write schemas do not declare the columns' limits (int32 bounds, no NUL)",
-        lambda failure, case, response: (
-            failure.code == "ST202" and _errors_all(response, _COLUMN_LIMITS)
-        ),
-    ),
-    KnownDefect(
         # PUT, PATCH or DELETE /projects/stats: the request goes to the route of
         # /projects/{id}, which answers 422 (id: "stats" is not an integer) where 405 with
         # Allow: GET (and HEAD, OPTIONS) is due: the path is the GET-only @action's.
