@@ -81,6 +81,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        auth.warn_if_development_key()
         # RegisterTortoise's own generate_schemas fails on tables that exist; ours is
         # safe=True, so restarting on the same database works.
         async with RegisterTortoise(app, db_url=url, modules=MODELS):

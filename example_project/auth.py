@@ -64,6 +64,8 @@ __all__ = (
 log = logging.getLogger(__name__)
 
 DEV_SECRET_KEY = "dev-only-secret-change-me"
+#: User.id is an IntField: 32 bits.
+MAX_USER_ID = 2**31 - 1
 TOKEN_LIFETIME = 60 * 60
 #: OWASP's 2023 figure for PBKDF2-SHA256. Read at hashing time, so tests may lower it.
 PASSWORD_ITERATIONS = 600_000
@@ -73,6 +75,19 @@ _ALGORITHM = "pbkdf2_sha256"
 def secret_key() -> bytes:
     # Read on every use so a key rotated in the environment (or in a test) applies at once.
     return os.environ.get("EXAMPLE_SECRET_KEY", DEV_SECRET_KEY).encode()
+
+
+def warn_if_development_key() -> bool:
+    """Log a warning when tokens are signed with the public development key (no
+    ``EXAMPLE_SECRET_KEY``): anyone can then forge a token for any user. Whether it is."""
+    if os.environ.get("EXAMPLE_SECRET_KEY"):
+        return False
+    log.warning(
+        "EXAMPLE_SECRET_KEY is not set: tokens are signed with the public development key, so "
+        "anyone can forge one. Set it outside development: EXAMPLE_SECRET_KEY=$(openssl rand "
+        "-hex 32)."
+    )
+    return True
 
 
 def _b64encode(raw: bytes) -> str:
@@ -118,6 +133,9 @@ def verify_token(token: str, *, now: float | None = None) -> int | None:
     except ValueError:
         return None
     if expires <= (time.time() if now is None else now):
+        return None
+    # Anyone may sign with the public development key: an id the column cannot hold is no one.
+    if not 1 <= user_id <= MAX_USER_ID:
         return None
     return user_id
 

@@ -221,8 +221,10 @@ class OrganisationViewSet(OwnedViewSet[Organisation]):
     async def perform_create(self, obj: Organisation) -> Organisation:
         assert self.state.user_id is not None  # IsAuthenticated ran before the body was read
         obj.owner_id = self.state.user_id
+        created = await super().perform_create(obj)
+        # After the write: a create refused with a 409 (a taken name) is not logged as made.
         self.state.log_activity("organisation_created", name=obj.name)
-        return await super().perform_create(obj)
+        return created
 
 
 @viewset(projects)
@@ -238,8 +240,9 @@ class ProjectViewSet(OwnedViewSet[Project]):
 
     async def perform_create(self, obj: Project) -> Project:
         await require_own_organisation(self.state, obj.organisation_id)
+        created = await super().perform_create(obj)
         self.state.log_activity("project_created", name=obj.name)
-        return await super().perform_create(obj)
+        return created
 
     async def perform_update(self, obj: Project) -> Project:
         # IsOrganisationOwner vouched for the old organisation; a move needs the new one too.

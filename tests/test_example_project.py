@@ -569,3 +569,33 @@ def test_the_command_line_takes_a_host_and_a_port(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         parse_args(["--port", "70000"])
     assert "give a port from 1 to 65535" in capsys.readouterr().err
+
+
+async def test_a_create_refused_with_409_is_not_logged_as_made(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="example_project")
+    bob = await login(client, "bob")
+    taken = await client.post("/organisations", json={"name": "Acme"}, headers=bob)
+    assert taken.status_code == 409
+    assert not [r for r in caplog.records if "organisation_created" in r.getMessage()]
+
+
+async def test_a_token_for_an_id_the_column_cannot_hold_is_no_one(
+    client: httpx.AsyncClient,
+) -> None:
+    # Signed with the key the server uses (the public development key, here): a forgery.
+    forged = auth.sign_token(2**40)
+    answer = await client.get("/users/me", headers={"Authorization": f"Bearer {forged}"})
+    assert answer.status_code == 401
+    assert auth.verify_token(auth.sign_token(2**31 - 1)) == 2**31 - 1
+
+
+def test_the_development_key_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("EXAMPLE_SECRET_KEY", raising=False)
+    assert auth.warn_if_development_key() is True
+    assert "EXAMPLE_SECRET_KEY is not set" in caplog.text
+    monkeypatch.setenv("EXAMPLE_SECRET_KEY", "x" * 64)
+    assert auth.warn_if_development_key() is False
