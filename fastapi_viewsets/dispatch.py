@@ -43,7 +43,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match
 from starlette.types import Message, Receive, Scope, Send
 from tortoise.queryset import QuerySet
 
@@ -71,6 +71,17 @@ class ViewSetRoute(APIRoute):
     The state exists before the first dependency runs and stays open while the response and its
     background tasks run; it is closed with its context variable's token.
     """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.PARTIAL:
+            runner = _runner(self)
+            # A list @action's fixed path (/companies/stats) is the action's, whatever the
+            # method, as in DRF: another method is its 405, not the detail route's 422 for a
+            # lookup named "stats" (detail routes come after it).
+            if runner is not None and runner.fixed_path and scope["method"] not in runner.siblings:
+                return Match.FULL, child
+        return match, child
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -257,6 +268,9 @@ class ActionRunner:
         #: The runners of the viewset's routes on this action's path, by method (set when the
         #: viewset is registered): what a 405's Allow names, and where HEAD and OPTIONS go.
         self.siblings: dict[str, ActionRunner] = {}
+        #: Whether the action owns its path whatever the method: a list @action with a
+        #: url_path of its own (set when the viewset is registered).
+        self.fixed_path = False
         #: What the action does with Idempotency-Key; None where it takes none.
         self.idempotency = idempotency
         #: The most bytes its request bodies may have; None where any will do.

@@ -456,6 +456,7 @@ class _Registration:
         )
         base = self.prefix + (f"/{{{self.lookup_kwarg}}}" if spec.detail else "")
         path = f"{base}/{spec.url_path}" if spec.url_path else base
+        runner.fixed_path = not spec.detail and bool(spec.url_path)
         responses = dict(openapi.NOT_FOUND) if spec.detail else {}
         responses.update(
             openapi.throttle_responses(openapi.throttles(self.cls, bound), spec.status_code or 200)

@@ -638,3 +638,46 @@ async def test_finalize_response_may_replace_a_value_fastapi_serialises() -> Non
         replaced = await client.get(f"/replacing/{acme.id}/sparse", params={"replace": "1"})
     assert (kept.status_code, kept.json()) == (200, {"name": "acme"})
     assert (replaced.status_code, replaced.json()) == (299, {"replaced": True})
+
+
+stats_router = APIRouter(prefix="/tallies")
+
+
+@viewset(stats_router)
+class TallyViewSet(ModelViewSet[Company]):
+    model = Company
+    read_schema = CompanyRead
+    create_schema = CompanyWrite
+
+    @action(detail=False)
+    async def stats(self) -> dict[str, int]:
+        return {"companies": await Company.all().count()}
+
+    @action(methods=["GET"], detail=False, url_path="import")
+    async def import_status(self) -> dict[str, str]:
+        return {"status": "idle"}
+
+    @action(methods=["POST"], detail=False, url_path="import")
+    async def import_start(self) -> dict[str, str]:
+        return {"status": "started"}
+
+
+async def test_another_method_on_a_list_actions_path_is_its_405_not_the_detail_routes() -> None:
+    async with serve(create_app(stats_router)) as client:
+        for method in ("PUT", "PATCH", "DELETE", "POST"):
+            refused = await client.request(method, "/tallies/stats")
+            assert refused.status_code == 405, (method, refused.text)
+            assert allow_of(refused) == ["GET", "HEAD", "OPTIONS"]
+        assert (await client.get("/tallies/stats")).status_code == 200
+        assert (await client.head("/tallies/stats")).status_code == 200
+        # Two actions on one path each answer their own method.
+        assert (await client.get("/tallies/import")).json() == {"status": "idle"}
+        assert (await client.post("/tallies/import")).json() == {"status": "started"}
+        assert allow_of(await client.delete("/tallies/import")) == [
+            "GET",
+            "HEAD",
+            "OPTIONS",
+            "POST",
+        ]
+        # A lookup that does not parse is still the detail route's 422.
+        assert (await client.get("/tallies/abc")).status_code == 422
