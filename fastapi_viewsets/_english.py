@@ -1,8 +1,8 @@
-"""The English the library's messages need of a model's name: "a company", "an organisation"."""
+"""The English the library's messages need: "a company", "an organisation", "owner and name"."""
 
 from __future__ import annotations
 
-__all__ = ("article", "with_article")
+__all__ = ("article", "conjoin", "with_article")
 
 _VOWELS = frozenset("aeiou")
 
@@ -28,3 +28,10 @@ def article(word: str) -> str:
 def with_article(word: str) -> str:
     """``word`` after its article: ``"an organisation"``."""
     return f"{article(word)} {word}"
+
+
+def conjoin(words: list[str]) -> str:
+    """``words`` as a list in a sentence: ``"name"``, ``"owner and name"``, ``"a, b and c"``."""
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} and {words[-1]}"

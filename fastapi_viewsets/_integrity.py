@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.fields.relational import ForeignKeyFieldInstance, OneToOneFieldInstance
 from tortoise.models import Model
 
-from ._english import article
+from ._english import article, conjoin
 from .exceptions import Conflict
 
 # SQLite: "UNIQUE constraint failed: company.name" (or "t.a, t.b" for unique_together).
@@ -124,9 +124,8 @@ async def conflict_from(
             code="protected",
         )
     if kind == "unique" and names:
-        joined = ", ".join(names)
         return Conflict(
-            f"{article(name).capitalize()} {name} with this {joined} already exists.",
+            f"{article(name).capitalize()} {name} with this {conjoin(names)} already exists.",
             code="unique",
         )
     if kind in ("foreign_key", "unknown") and not names and failed is model:

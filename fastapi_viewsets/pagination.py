@@ -23,7 +23,8 @@ default is a base class of your own viewsets that sets it.
 - :class:`LimitOffsetPagination`: an offset past the end gives an empty ``results``.
 - :class:`CursorPagination`: an opaque ``cursor``, forward and backward, correct when the
   ordering has duplicates (the primary key breaks ties), combined with ``?ordering=``; it never
-  runs ``COUNT`` or ``OFFSET``. A cursor that was altered is a 400. Index the ordering columns
+  runs ``COUNT`` or ``OFFSET``. A cursor that was altered is a 404 (``"Invalid cursor."``),
+  as in DRF: it names no page. Index the ordering columns
   together with the primary key, e.g. ``(created_at, id)``, so each page is an index range scan.
 
 A negative or non-numeric ``page``, ``page_size``, ``limit`` or ``offset`` is a 422.
@@ -50,7 +51,7 @@ from tortoise.queryset import QuerySet
 
 from ._sql import count_rows
 from ._values import normalise_value, text_problem, value_type
-from .exceptions import ErrorResponse, ImproperlyConfigured, NotFound, ParseError
+from .exceptions import ErrorResponse, ImproperlyConfigured, NotFound
 from .filters import ordering_entries
 
 if TYPE_CHECKING:
@@ -294,6 +295,10 @@ class CursorPagination(BasePagination):
         return _envelope("CursorPaginated", item, count=False)
 
     @classmethod
+    def responses(cls) -> dict[int | str, dict[str, Any]]:
+        return {404: {"model": ErrorResponse, "description": "Invalid cursor"}}
+
+    @classmethod
     def check(cls, viewset: type[Any], owner: str) -> None:
         model: type[Model] = viewset.model
         fields = [
@@ -328,7 +333,9 @@ class CursorPagination(BasePagination):
         return base64.urlsafe_b64encode(signature + payload).decode().rstrip("=")
 
     def decode(self, token: str, ordering: list[str]) -> tuple[list[Any], bool]:
-        invalid = ParseError("Invalid cursor.", code="invalid_cursor")
+        # 404, as DRF answers: a cursor that is not one of ours names no page. (Any string is
+        # schema-valid for an opaque cursor, so a 400 would be a refusal OpenAPI cannot explain.)
+        invalid = NotFound("Invalid cursor.", code="invalid_cursor")
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
@@ -343,7 +350,7 @@ class CursorPagination(BasePagination):
         except (ValueError, KeyError, TypeError):
             raise invalid from None
         if data.get("o") != ordering:
-            raise ParseError(
+            raise NotFound(
                 "The cursor was made for another ordering; start again without it.",
                 code="invalid_cursor",
             )
@@ -391,7 +398,7 @@ class CursorPagination(BasePagination):
                     normalise_value(TypeAdapter(value_type(field)).validate_python(value))
                 )
             except (ValidationError, TypeError, ValueError):
-                raise ParseError("Invalid cursor.", code="invalid_cursor") from None
+                raise NotFound("Invalid cursor.", code="invalid_cursor") from None
         return parsed
 
     @classmethod

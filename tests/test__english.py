@@ -1,4 +1,4 @@
-"""'a' or 'an' before a model's name, in conflicts and in OpenAPI summaries."""
+"""'a' or 'an' before a model's name, and lists of field names, in conflicts and OpenAPI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from fastapi_viewsets import ModelViewSet, viewset
-from fastapi_viewsets._english import article, with_article
+from fastapi_viewsets._english import article, conjoin, with_article
 from tests.models import Invoice
 from tests.utils import create_app
 
@@ -69,3 +69,16 @@ async def test_openapi_summaries_take_the_article() -> None:
         "invoice_partial_update": "Update some fields of an invoice",
         "invoice_destroy": "Delete an invoice",
     }
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ([], ""),
+        (["name"], "name"),
+        (["owner_id", "name"], "owner_id and name"),
+        (["a", "b", "c"], "a, b and c"),
+    ],
+)
+def test_field_names_read_as_a_sentence(words: list[str], expected: str) -> None:
+    assert conjoin(words) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -310,6 +311,11 @@ async def test_a_method_filter_sees_the_viewset() -> None:
         ("due__isnull=perhaps", "due__isnull"),
         ("opened_at__gte=notadate", "opened_at__gte"),
         ("opened_at__lt=2024-02-30T00:00:00Z", "opened_at__lt"),
+        # Numbers pydantic would read as Unix timestamps: OpenAPI says RFC 3339 strings.
+        ("opened_at__gte=1700000000", "opened_at__gte"),
+        ("opened_at__lt=0.5", "opened_at__lt"),
+        ("due=20240101", "due"),
+        ("due__gte=-1e3", "due__gte"),
         ("ref=abc", "ref"),
         ("ref__in=abc", "ref__in"),
         ("status=bogus", "status"),
@@ -1137,6 +1143,32 @@ def test_a_filter_named_like_a_pagination_parameter_is_improperly_configured() -
     page_filter = type("PageFilter", (FilterSet,), {"page": Filter(int, "size")})
     with pytest.raises(ImproperlyConfigured, match="page of its filters clash with its pagina"):
         company_viewset(filterset_class=page_filter, pagination_class=PageNumberPagination)
+
+
+@pytest.mark.parametrize(
+    ("ordering", "status"),
+    [
+        ("name", 200),
+        ("-size,name", 200),
+        (" -created_at , name ", 200),
+        ("name,,size,", 200),
+        ("", 200),
+        ("-", 400),
+        ("--name", 400),
+        ("names", 400),
+        ("name;size", 400),
+        ("\x10", 400),
+    ],
+)
+async def test_openapi_tells_which_orderings_are_accepted(ordering: str, status: int) -> None:
+    # The parameter's pattern is what the answer is: a client can check before it asks.
+    async with serve(app()) as client:
+        spec = (await client.get("/openapi.json")).json()
+        response = await client.get("/companies", params={"ordering": ordering})
+    parameters = spec["paths"]["/companies"]["get"]["parameters"]
+    pattern = next(p["schema"]["pattern"] for p in parameters if p["name"] == "ordering")
+    assert response.status_code == status
+    assert bool(re.fullmatch(pattern, ordering)) is (status == 200)
 
 
 @pytest.mark.parametrize("ordering", ["--name", "---size", "name,--size", "-", "-,-"])

@@ -184,7 +184,7 @@ async def test_a_filter_value_the_column_cannot_hold_is_422(query: str, param: s
         assert response.json()["detail"][0]["loc"] == ["query", param]
 
 
-async def test_a_cursor_whose_datetime_overflows_in_utc_is_400() -> None:
+async def test_a_cursor_whose_datetime_overflows_in_utc_is_404() -> None:
     router = APIRouter(prefix="/tickets")
 
     @viewset(router)
@@ -197,7 +197,7 @@ async def test_a_cursor_whose_datetime_overflows_in_utc_is_400() -> None:
     cursor = CursorPagination().encode(["0001-01-01T00:00:00+01:00", 1], ["opened_at", "id"], False)
     async with serve(create_app(router)) as client:
         response = await client.get(f"/tickets?ordering=opened_at&cursor={cursor}")
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert response.json() == {"detail": "Invalid cursor."}
 
 
