@@ -8,9 +8,10 @@
     app = create_app("postgres://app@localhost/app")    # or any Tortoise URL
     app = create_app("sqlite://:memory:", seed=False)   # an empty API, e.g. for tests
 
-On startup the tables are created if missing, and an empty database gets the demo data (see
-:mod:`example_project.seed`): users ``alice`` / ``alice-password``, ``bob`` / ``bob-password``
-and the admin ``carol`` / ``carol-password``. Try it::
+On startup the migrations the database lacks are applied (see :mod:`example_project.db`), and an
+empty database gets the demo data (see :mod:`example_project.seed`): users ``alice`` /
+``alice-password``, ``bob`` / ``bob-password`` and the admin ``carol`` / ``carol-password``.
+Try it::
 
     python -m example_project
     curl localhost:8000/organisations
@@ -27,25 +28,21 @@ every log line of ``example_project`` names the same request id and the user::
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import ModuleType
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
-from tortoise import Tortoise
 from tortoise.contrib.fastapi import RegisterTortoise
 
 from fastapi_viewsets import RequestIdLogFilter, RequestStateMiddleware
 
 from . import auth, views
+from .db import DEFAULT_DB_URL, MODELS, apply_migrations, database_url, tortoise_config
 from .seed import seed_demo_data
 
 __all__ = ("DEFAULT_DB_URL", "MODELS", "configure_logging", "create_app")
 
-DEFAULT_DB_URL = "sqlite://example.sqlite3"
-MODELS: dict[str, Iterable[str | ModuleType]] = {"models": ["example_project.models"]}
 LOG_FORMAT = "%(asctime)s %(levelname)s [req %(request_id)s user %(user_id)s] %(name)s: %(message)s"
 
 log = logging.getLogger("example_project")
@@ -72,21 +69,21 @@ class _RequestLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stderr handler; its own class so configure_logging() can tell it is installed."""
 
 
-def create_app(
-    db_url: str | None = None, *, generate_schemas: bool = True, seed: bool = True
-) -> FastAPI:
-    """The example API on ``db_url`` (else ``$DATABASE_URL``, else ``./example.sqlite3``)."""
-    url = db_url or os.environ.get("DATABASE_URL") or DEFAULT_DB_URL
+def create_app(db_url: str | None = None, *, migrate: bool = True, seed: bool = True) -> FastAPI:
+    """The example API on ``db_url`` (else ``$DATABASE_URL``, else ``./example.sqlite3``).
+
+    ``migrate=False`` leaves the schema alone: for several workers, whose migrations are
+    applied once before they start (``tortoise -c example_project.db.TORTOISE_ORM migrate``).
+    """
+    url = database_url(db_url)
     configure_logging()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         auth.warn_if_development_key()
-        # RegisterTortoise's own generate_schemas fails on tables that exist; ours is
-        # safe=True, so restarting on the same database works.
-        async with RegisterTortoise(app, db_url=url, modules=MODELS):
-            if generate_schemas:
-                await Tortoise.generate_schemas(safe=True)
+        async with RegisterTortoise(app, config=tortoise_config(url)):
+            if migrate:
+                await apply_migrations()
             if seed:
                 await seed_demo_data()
             yield

@@ -8,6 +8,12 @@ assigned to a user::
     website = await Project.create(name="Website", organisation=acme)
     await Task.create(title="Pick a font", project=website, assignee=alice)
 
+The tables are made by the migrations in :mod:`example_project.migrations`, written by
+Tortoise's own command from these classes (see :mod:`example_project.db`). After changing a
+model, write the next migration and commit it::
+
+    tortoise -c example_project.db.TORTOISE_ORM makemigrations
+
 Tables keep Tortoise's default names (``user``, ``organisation``, ...); the library's own test
 models use ``t_``-prefixed tables, so both sets can live in one PostgreSQL database.
 """
@@ -36,7 +42,9 @@ class User(Model):
 
 class Organisation(Model):
     id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=100, unique=True)
+    # Unique per owner, not across the table: a name taken by someone else's private
+    # organisation would otherwise be a 409 that tells a stranger the name exists.
+    name = fields.CharField(max_length=100)
     owner: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="organisations", on_delete=fields.CASCADE
     )
@@ -46,6 +54,9 @@ class Organisation(Model):
     is_public = fields.BooleanField(default=True)
 
     projects: fields.ReverseRelation[Project]
+
+    class Meta:
+        unique_together = (("owner", "name"),)
 
     def __str__(self) -> str:
         return self.name
@@ -79,6 +90,7 @@ class Task(Model):
         "models.User", related_name="tasks", null=True, on_delete=fields.SET_NULL
     )
     assignee_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.title

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = (
     "LoginRequest",
     "OrganisationCreate",
+    "OrganisationProjectCreate",
     "OrganisationRead",
     "OrganisationSummary",
     "ProjectCreate",
@@ -130,6 +131,13 @@ class ProjectCreate(_Strict):
     organisation_id: int
 
 
+class OrganisationProjectCreate(_Strict):
+    """A project created under ``/organisations/{organisation_id}/projects``: the path names
+    the organisation."""
+
+    name: str = Field(min_length=1, max_length=100)
+
+
 class ProjectStats(BaseModel):
     """Counts over the projects the caller can see."""
 
@@ -146,6 +154,7 @@ class TaskRead(_FromORM):
     id: int
     title: str
     done: bool
+    created_at: datetime
     project: ProjectSummary
     assignee: UserSummary | None
 

@@ -12,9 +12,19 @@ see a row but does not own it gets 403. A task can also be completed by its assi
     POST   /organisations                 signed in; the caller becomes the owner
     PATCH  /organisations/{id}            the owner: 200; others who can see it: 403; else 404
     GET    /projects/stats                counts over the projects the caller can see
+    GET    /organisations/{id}/projects   one organisation's projects (POST adds one)
     POST   /tasks/{id}/complete           the owner or the assignee; notifies the owner
     POST   /users                         sign up
     GET    /users/me                      the caller
+
+Lists come in pages, filtered, searched and ordered by query parameters, as in DRF::
+
+    GET /organisations?page=2&page_size=10        page numbers: {"count", "next", "previous",
+    GET /organisations?search=acme&ordering=name   "results"}
+    GET /projects?organisation_id=1&created_at__gte=2025-01-01T00:00:00Z
+    GET /tasks?done=false&assignee_id=2            a cursor feed, newest first:
+    GET /tasks?cursor=...                          {"next", "previous", "results"}
+    GET /users?limit=10&offset=20&search=ali       limit and offset
 
 Anonymous visitors may read 100 times a minute per address (``AnonymousReads``); signed-in users
 are not counted. The counts are kept in memory, or in the Redis that ``FASTAPI_VIEWSETS_STORE``
@@ -42,16 +52,23 @@ from fastapi_viewsets import (
     BaseStateManager,
     IsAuthenticated,
     ModelViewSet,
+    NotFound,
     PermissionDenied,
     ReadOnlyModelViewSet,
     action,
     viewset,
+)
+from fastapi_viewsets.pagination import (
+    CursorPagination,
+    LimitOffsetPagination,
+    PageNumberPagination,
 )
 
 from . import auth
 from .models import Organisation, Project, Task, User
 from .schemas import (
     OrganisationCreate,
+    OrganisationProjectCreate,
     OrganisationRead,
     ProjectCreate,
     ProjectRead,
@@ -66,8 +83,11 @@ __all__ = (
     "MAX_BODY_SIZE",
     "AnonymousReads",
     "ExampleState",
+    "Feed",
     "IsAssignee",
     "IsOrganisationOwner",
+    "Pages",
+    "Slices",
     "routers",
 )
 
@@ -168,6 +188,32 @@ class AnonymousReads(AnonRateThrottle):
     rate = "100/minute"
 
 
+# --- pagination --------------------------------------------------------------------------
+
+
+class Pages(PageNumberPagination):
+    """``?page=2&page_size=50``: organisations and projects, with a count of the whole list."""
+
+    page_size = 20
+    max_page_size = 100
+
+
+class Feed(CursorPagination):
+    """Tasks as a feed, newest first: ``?cursor=`` pages stay right while tasks are added,
+    and no page counts the table."""
+
+    page_size = 20
+    max_page_size = 100
+    ordering = ("-created_at", "-id")
+
+
+class Slices(LimitOffsetPagination):
+    """``?limit=10&offset=20``: users."""
+
+    default_limit = 20
+    max_limit = 100
+
+
 # --- viewsets ----------------------------------------------------------------------------
 
 #: The most bytes a request body may have. The largest body these viewsets take, a task of 200
@@ -199,11 +245,11 @@ class OwnedViewSet(ModelViewSet[M]):
             return [IsAuthenticated()]
         return [IsAuthenticated(), IsOrganisationOwner()]
 
-    def filter_queryset(self, queryset: QuerySet[M]) -> QuerySet[M]:
-        return queryset.order_by("id")
-
 
 organisations = APIRouter(prefix="/organisations", tags=["organisations"])
+organisation_projects = APIRouter(
+    prefix="/organisations/{organisation_id}/projects", tags=["projects"]
+)
 projects = APIRouter(prefix="/projects", tags=["projects"])
 tasks = APIRouter(prefix="/tasks", tags=["tasks"])
 users = APIRouter(prefix="/users", tags=["users"])
@@ -214,6 +260,11 @@ class OrganisationViewSet(OwnedViewSet[Organisation]):
     model = Organisation
     read_schema = OrganisationRead
     create_schema = OrganisationCreate
+    pagination_class = Pages
+    filterset_fields = ["is_public"]
+    search_fields = ["name"]
+    ordering_fields = ["name", "id"]
+    ordering = ["id"]
 
     def get_queryset(self) -> QuerySet[Organisation]:
         return visible_organisations(self.state)
@@ -227,16 +278,58 @@ class OrganisationViewSet(OwnedViewSet[Organisation]):
         return created
 
 
-@viewset(projects)
-class ProjectViewSet(OwnedViewSet[Project]):
+class ProjectLists(OwnedViewSet[Project]):
+    """What both project routes share: the rows the caller can see, their pages and filters."""
+
     model = Project
     read_schema = ProjectRead
-    create_schema = ProjectCreate
     # perform_create refuses an organisation the caller does not own: OpenAPI cannot see that.
     extra_responses = {"create": {403: {"description": "Not an organisation you own"}}}
+    pagination_class = Pages
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+    ordering = ["id"]
 
     def get_queryset(self) -> QuerySet[Project]:
         return visible_projects(self.state)
+
+
+@viewset(organisation_projects)
+class OrganisationProjectViewSet(ProjectLists):
+    """One organisation's projects: ``/organisations/{organisation_id}/projects[/{id}]``.
+
+    An organisation the caller cannot see is a 404 for every action, its create included, as
+    if it did not exist; adding a project needs its owner (403 for anyone else who can see it).
+    """
+
+    create_schema = OrganisationProjectCreate
+    extra_responses = {
+        "create": {
+            403: {"description": "Not an organisation you own"},
+            404: {"description": "No organisation you can see has this id"},
+        }
+    }
+    # The path's organisation_id names Project.organisation: lists and lookups are the
+    # organisation's rows, and a create is attached to it.
+    parent_lookup_kwargs = {"organisation_id": "organisation"}
+
+    async def initial(self) -> None:
+        await super().initial()  # permissions and throttles first
+        organisation_id = self.kwargs["organisation_id"]
+        if not await visible_organisations(self.state).filter(id=organisation_id).exists():
+            raise NotFound("Organisation not found.")
+
+    async def perform_create(self, obj: Project) -> Project:
+        await require_own_organisation(self.state, obj.organisation_id)
+        created = await super().perform_create(obj)
+        self.state.log_activity("project_created", name=obj.name)
+        return created
+
+
+@viewset(projects)
+class ProjectViewSet(ProjectLists):
+    create_schema = ProjectCreate
+    filterset_fields = {"organisation_id": ["exact"], "created_at": ["gte", "lt"]}
 
     async def perform_create(self, obj: Project) -> Project:
         await require_own_organisation(self.state, obj.organisation_id)
@@ -286,6 +379,10 @@ class TaskViewSet(OwnedViewSet[Task]):
     read_schema = TaskRead
     create_schema = TaskCreate
     extra_responses = {"create": {403: {"description": "Not a project of yours"}}}
+    pagination_class = Feed  # ordered as Feed says unless ?ordering= asks otherwise
+    filterset_fields = ["done", "project_id", "assignee_id"]
+    search_fields = ["title"]
+    ordering_fields = ["created_at", "title"]
 
     def get_queryset(self) -> QuerySet[Task]:
         return Task.filter(project_id__in=Subquery(visible_projects(self.state).values("id")))
@@ -333,13 +430,14 @@ class UserViewSet(ReadOnlyModelViewSet[User]):
     state: ExampleState
     max_body_size = MAX_BODY_SIZE
 
+    pagination_class = Slices
+    search_fields = ["username"]
+    ordering = ["id"]
+
     def get_permissions(self) -> Sequence[BasePermission]:
         if self.action == "signup":
             return [AllowAny()]
         return [IsAuthenticated()]
-
-    def filter_queryset(self, queryset: QuerySet[User]) -> QuerySet[User]:
-        return queryset.order_by("id")
 
     @action(detail=False)
     async def me(self) -> UserRead:
@@ -359,4 +457,4 @@ class UserViewSet(ReadOnlyModelViewSet[User]):
         return UserRead.model_validate(user)
 
 
-routers = (organisations, projects, tasks, users)
+routers = (organisations, organisation_projects, projects, tasks, users)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 from tortoise import Tortoise, connections
+from tortoise.context import TortoiseContext
+from tortoise.migrations.autodetector import MigrationAutodetector
 
 from example_project import auth
 from example_project.app import MODELS, create_app
+from example_project.db import tortoise_config
 from example_project.seed import DEMO_PASSWORDS
 from tests.utils import DB_URL, IS_POSTGRES, serve
 
@@ -25,14 +32,14 @@ def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def drop_example_tables() -> None:
-    """PostgreSQL keeps tables between apps: drop ours so each test seeds a fresh database."""
+    """PostgreSQL keeps tables between apps: drop ours and the record of the migrations that
+    made them, so each test migrates and seeds a fresh database."""
     await Tortoise.init(db_url=DB_URL, modules=MODELS)
     try:
         connection = connections.get("default")
-        for model in Tortoise.apps["models"].values():
-            await connection.execute_script(
-                f'DROP TABLE IF EXISTS "{model._meta.db_table}" CASCADE'
-            )
+        tables = [model._meta.db_table for model in Tortoise.apps["models"].values()]
+        for table in [*tables, "tortoise_migrations"]:
+            await connection.execute_script(f'DROP TABLE IF EXISTS "{table}" CASCADE')
     finally:
         await Tortoise.close_connections()
 
@@ -64,17 +71,17 @@ async def names(
 ) -> set[str]:
     response = await client.get(path, headers=headers)
     assert response.status_code == 200, response.text
-    return {row["name"] for row in response.json()}
+    return {row["name"] for row in response.json()["results"]}
 
 
 async def organisation_id(client: httpx.AsyncClient, name: str, headers: dict[str, str]) -> int:
     response = await client.get("/organisations", headers=headers)
-    return int(next(row["id"] for row in response.json() if row["name"] == name))
+    return int(next(row["id"] for row in response.json()["results"] if row["name"] == name))
 
 
 async def task_id(client: httpx.AsyncClient, title: str) -> int:
     response = await client.get("/tasks")
-    return int(next(row["id"] for row in response.json() if row["title"] == title))
+    return int(next(row["id"] for row in response.json()["results"] if row["title"] == title))
 
 
 # --- authentication ------------------------------------------------------------------------
@@ -235,8 +242,8 @@ async def test_anonymous_sees_only_public_organisations(client: httpx.AsyncClien
     response = await client.get("/organisations")
 
     assert response.status_code == 200
-    assert [row["name"] for row in response.json()] == ["Acme", "Bobworks"]
-    acme = response.json()[0]
+    assert [row["name"] for row in response.json()["results"]] == ["Acme", "Bobworks"]
+    acme = response.json()["results"][0]
     assert acme["owner"]["username"] == "alice"
     assert {p["name"] for p in acme["projects"]} == {"Website", "Mobile app"}
     assert await names(client, "/projects") == {"Website", "Mobile app", "Roadmap"}
@@ -276,9 +283,30 @@ async def test_create_sets_the_owner_to_the_caller(client: httpx.AsyncClient) ->
     assert response.json()["projects"] == []
     assert "Bob's Bakery" in await names(client, "/organisations", bob)
     assert "Bob's Bakery" not in await names(client, "/organisations")
-    duplicate = await client.post("/organisations", json={"name": "Acme"}, headers=bob)
+    duplicate = await client.post("/organisations", json={"name": "Bobworks"}, headers=bob)
     assert duplicate.status_code == 409
-    assert duplicate.json() == {"detail": "An organisation with this name already exists."}
+    assert duplicate.json() == {
+        "detail": "An organisation with this owner_id and name already exists."
+    }
+
+
+async def test_another_users_private_organisation_name_cannot_be_confirmed(
+    client: httpx.AsyncClient,
+) -> None:
+    # Names are unique per owner: a 409 for "Alice Labs" would tell Bob that Alice has a
+    # private organisation by that name. He gets his own organisation, as for any free name.
+    bob = await login(client, "bob")
+    alice = await login(client, "alice")
+
+    for name in ("Alice Labs", "Acme"):
+        response = await client.post("/organisations", json={"name": name}, headers=bob)
+        assert response.status_code == 201, response.text
+        assert response.json()["owner"]["username"] == "bob"
+    labs = await organisation_id(client, "Bob's Skunkworks", bob)
+    renamed = await client.patch(f"/organisations/{labs}", json={"name": "Bobworks"}, headers=bob)
+    assert renamed.status_code == 409  # his own name: the conflict is his to know
+    again = await client.post("/organisations", json={"name": "Alice Labs"}, headers=alice)
+    assert again.status_code == 409
 
 
 async def test_a_body_over_64_kib_is_refused_before_it_is_read(client: httpx.AsyncClient) -> None:
@@ -576,7 +604,7 @@ async def test_a_create_refused_with_409_is_not_logged_as_made(
 ) -> None:
     caplog.set_level(logging.INFO, logger="example_project")
     bob = await login(client, "bob")
-    taken = await client.post("/organisations", json={"name": "Acme"}, headers=bob)
+    taken = await client.post("/organisations", json={"name": "Bobworks"}, headers=bob)
     assert taken.status_code == 409
     assert not [r for r in caplog.records if "organisation_created" in r.getMessage()]
 
@@ -599,3 +627,198 @@ def test_the_development_key_is_warned_about(
     assert "EXAMPLE_SECRET_KEY is not set" in caplog.text
     monkeypatch.setenv("EXAMPLE_SECRET_KEY", "x" * 64)
     assert auth.warn_if_development_key() is False
+
+
+# --- lists: pages, filters, search, ordering ----------------------------------------------
+
+
+async def test_organisations_come_in_numbered_pages(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+
+    first = await client.get("/organisations?page_size=2", headers=alice)
+    second = await client.get(first.json()["next"], headers=alice)
+
+    assert first.status_code == second.status_code == 200
+    assert first.json()["count"] == second.json()["count"] == 3
+    assert [row["name"] for row in first.json()["results"]] == ["Acme", "Alice Labs"]
+    assert [row["name"] for row in second.json()["results"]] == ["Bobworks"]
+    assert first.json()["previous"] is None
+    assert second.json()["next"] is None
+    too_large = await client.get("/organisations?page_size=101")
+    assert too_large.status_code == 422
+
+
+async def test_organisations_are_filtered_searched_and_ordered(client: httpx.AsyncClient) -> None:
+    bob = await login(client, "bob")
+
+    private = await client.get("/organisations?is_public=false", headers=bob)
+    searched = await client.get("/organisations?search=BOB", headers=bob)
+    ordered = await client.get("/organisations?ordering=-name", headers=bob)
+
+    assert [row["name"] for row in private.json()["results"]] == ["Bob's Skunkworks"]
+    assert {row["name"] for row in searched.json()["results"]} == {"Bobworks", "Bob's Skunkworks"}
+    assert [row["name"] for row in ordered.json()["results"]] == [
+        "Bobworks",
+        "Bob's Skunkworks",
+        "Acme",
+    ]
+    # Filters and search run inside the caller's rows: anonymous searches find no private one.
+    assert await names(client, "/organisations?search=labs") == set()
+    unknown = await client.get("/organisations?ordering=owner_id")
+    assert unknown.status_code == 400
+
+
+async def test_projects_are_filtered_by_organisation_and_date(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+    acme = await organisation_id(client, "Acme", alice)
+
+    assert await names(client, f"/projects?organisation_id={acme}") == {"Website", "Mobile app"}
+    assert await names(client, "/projects?search=time", alice) == {"Time machine"}
+    assert await names(client, "/projects?search=time") == set()  # private for anonymous
+    future = await client.get("/projects?created_at__gte=2999-01-01T00:00:00Z")
+    assert future.json()["results"] == []
+    assert future.json()["count"] == 0
+    past = await client.get("/projects?created_at__lt=2999-01-01T00:00:00Z")
+    assert past.json()["count"] == 3
+
+
+async def test_tasks_are_a_cursor_feed_newest_first(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+    project = (await client.get("/projects?search=website")).json()["results"][0]["id"]
+    newest = await client.post(
+        "/tasks", json={"title": "Ship it", "project_id": project}, headers=alice
+    )
+    assert newest.status_code == 201
+
+    seen: list[dict[str, object]] = []
+    url: str | None = "/tasks?page_size=2"
+    while url is not None:
+        page = await client.get(url, headers=alice)
+        assert page.status_code == 200, page.text
+        assert set(page.json()) == {"next", "previous", "results"}  # no count of the table
+        seen.extend(page.json()["results"])
+        url = page.json()["next"]
+
+    assert seen[0]["title"] == "Ship it"
+    assert [row["id"] for row in seen] == sorted((row["id"] for row in seen), reverse=True)
+    assert len(seen) == 7  # alice's six visible tasks and hers, each once
+    forged = await client.get("/tasks?cursor=not-a-cursor")
+    assert forged.status_code == 404
+
+
+async def test_tasks_are_filtered_and_searched(client: httpx.AsyncClient) -> None:
+    bob = await login(client, "bob")
+    bob_id = await user_id(client, bob)
+
+    open_for_bob = await client.get(f"/tasks?done=false&assignee_id={bob_id}", headers=bob)
+    searched = await client.get("/tasks?search=landing")
+    by_title = await client.get("/tasks?ordering=title")
+
+    assert {row["title"] for row in open_for_bob.json()["results"]} == {
+        "Write the landing page",
+        "Fix the login screen",
+        "Plan Q3",
+        "Build the prototype",
+    }
+    assert [row["title"] for row in searched.json()["results"]] == ["Write the landing page"]
+    titles = [row["title"] for row in by_title.json()["results"]]
+    assert titles == sorted(titles)
+    assert (await client.get("/tasks?done=perhaps")).status_code == 422
+
+
+async def test_users_come_in_slices(client: httpx.AsyncClient) -> None:
+    carol = await login(client, "carol")
+
+    page = await client.get("/users?limit=1&offset=1", headers=carol)
+    found = await client.get("/users?search=car", headers=carol)
+
+    assert page.json()["count"] == 3
+    assert [row["username"] for row in page.json()["results"]] == ["bob"]
+    assert [row["username"] for row in found.json()["results"]] == ["carol"]
+    assert (await client.get("/users")).status_code == 401
+
+
+# --- the nested route ------------------------------------------------------------------------
+
+
+async def test_an_organisations_projects_live_under_it(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+    acme = await organisation_id(client, "Acme", alice)
+    bobworks = await organisation_id(client, "Bobworks", alice)
+
+    assert await names(client, f"/organisations/{acme}/projects") == {"Website", "Mobile app"}
+    created = await client.post(
+        f"/organisations/{acme}/projects", json={"name": "Docs"}, headers=alice
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["organisation"]["name"] == "Acme"
+    location = f"/organisations/{acme}/projects/{created.json()['id']}"
+    assert created.headers["location"] == location
+    assert (await client.get(location)).json()["name"] == "Docs"
+    # Another organisation's project is not found under this one.
+    roadmap = (await client.get(f"/organisations/{bobworks}/projects")).json()["results"][0]
+    elsewhere = await client.get(f"/organisations/{acme}/projects/{roadmap['id']}")
+    assert elsewhere.status_code == 404
+
+
+async def test_the_nested_route_keeps_the_organisations_rules(client: httpx.AsyncClient) -> None:
+    alice = await login(client, "alice")
+    bob = await login(client, "bob")
+    acme = await organisation_id(client, "Acme", alice)
+    labs = await organisation_id(client, "Alice Labs", alice)
+
+    # Alice Labs is private: its projects, and a create under it, do not exist for Bob.
+    assert (await client.get(f"/organisations/{labs}/projects", headers=bob)).status_code == 404
+    hidden = await client.post(f"/organisations/{labs}/projects", json={"name": "X"}, headers=bob)
+    assert hidden.status_code == 404
+    # Acme is public but Alice's: Bob sees its projects and may not add one.
+    refused = await client.post(f"/organisations/{acme}/projects", json={"name": "X"}, headers=bob)
+    assert refused.status_code == 403
+    assert await names(client, f"/organisations/{acme}/projects") == {"Website", "Mobile app"}
+    assert (await client.get("/organisations/abc/projects")).status_code == 422
+
+
+# --- the schema comes from migrations --------------------------------------------------------
+
+
+async def test_the_tables_are_made_by_the_committed_migrations(client: httpx.AsyncClient) -> None:
+    _, rows = await connections.get("default").execute_query(
+        'SELECT "app", "name" FROM "tortoise_migrations"'
+    )
+    assert [(row["app"], row["name"]) for row in rows] == [("models", "0001_initial")]
+
+
+async def test_the_migrations_match_the_models() -> None:
+    # What `tortoise makemigrations` would write: nothing, or a model changed without one.
+    config = tortoise_config("sqlite://:memory:")
+    async with TortoiseContext() as context:
+        await context.init(config=config)
+        assert context.apps is not None
+        writers = await MigrationAutodetector(context.apps, config["apps"]).changes()
+    assert [writer.name for writer in writers] == []
+
+
+def tortoise_command(*arguments: str, db_url: str) -> str:
+    """Run Tortoise's command line on the example's configuration; return what it printed."""
+    tortoise = Path(sys.executable).with_name("tortoise")
+    done = subprocess.run(
+        [tortoise, "-c", "example_project.db.TORTOISE_ORM", *arguments],
+        env={**os.environ, "DATABASE_URL": db_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="the command line on a SQLite file is enough")
+async def test_the_command_line_migrates_a_database_before_the_workers_start(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite://{tmp_path / 'example.sqlite3'}"
+
+    assert "models.0001_initial" in tortoise_command("migrate", db_url=url)
+
+    async with serve(create_app(url, migrate=False)) as client:
+        assert await names(client, "/organisations") == {"Acme", "Bobworks"}
