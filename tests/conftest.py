@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.processes import RedisServer, free_port, redis_server_path, scratch_database
-from tests.utils import DB_URL, IS_POSTGRES
+from tests.utils import DB_URL, IS_POSTGRES, name_example_tables
 
 
 def _reachable(url: str) -> bool:
@@ -38,6 +38,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"CI requires PostgreSQL: {reason}")
     for item in items:
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test: the doc examples imported so far get their tables (see
+    ``tests.utils.name_example_tables``), before one of their models meets ``Tortoise.init``."""
+    name_example_tables()
 
 
 #: The Redis that tests needing one use (a unique key prefix per test keeps runs apart).

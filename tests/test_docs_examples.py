@@ -6,9 +6,11 @@ Each test asserts what the page that includes the example says about it.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -16,6 +18,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header
 from pydantic import BaseModel
+from tortoise.models import Model
 
 from docs.examples import (
     actions,
@@ -54,7 +57,7 @@ from fastapi_viewsets import (
 )
 from fastapi_viewsets.schemas import default_read_schema
 from fastapi_viewsets.testing import assert_num_queries, capture_queries
-from tests.utils import DB_URL, create_app, prepare_database, serve
+from tests.utils import DB_URL, create_app, name_example_tables, prepare_database, serve
 
 __all__ = [
     "test_audit_records_the_user",
@@ -77,6 +80,9 @@ async def running(module: ModuleType, **app_kwargs: Any) -> AsyncIterator[httpx.
     app = create_app(module.router, modules=[module.__name__], **app_kwargs)
     async with serve(app) as client:
         yield client
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
 
 def operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -801,3 +807,28 @@ async def test_request_state_in_a_worker() -> None:
         "ada: report sent",
         "bob: report sent",
     ]
+
+
+# --- all examples -----------------------------------------------------------------------------
+
+
+def test_each_example_model_has_a_table_of_its_own() -> None:
+    """The examples name no tables, as a user's models would not; the tests give each model
+    ``t_doc_<example>_<model>`` (tests.utils.name_example_tables), so that on PostgreSQL no
+    two examples' ``Company`` share a table, nor one the example project's ``user``."""
+    tables: dict[str, str] = {}
+    for path in sorted(EXAMPLES.glob("*.py")):
+        module = importlib.import_module(f"docs.examples.{path.stem}")
+        name_example_tables()
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Model)
+                and value.__module__ == module.__name__
+            ):
+                table = value._meta.db_table
+                # A Meta.table in an example is noise for a reader, and might meet another.
+                assert table == f"t_doc_{path.stem}_{value.__name__.lower()}", table
+                assert table not in tables, f"{value.__qualname__} and {tables[table]}"
+                tables[table] = value.__qualname__
+    assert len(tables) > 20

@@ -307,12 +307,12 @@ async def test_the_activity_feed_and_its_index() -> None:
         connection = connections.get("default")
         if IS_POSTGRES:
             rows = await connection.execute_query_dict(
-                "SELECT indexdef FROM pg_indexes WHERE tablename = 't_doc_pagination_activity'"
+                "SELECT indexdef FROM pg_indexes WHERE tablename = $1", [Activity._meta.db_table]
             )
             assert any(r["indexdef"].endswith("(happened_at, id)") for r in rows)
         else:
             indexes = await connection.execute_query_dict(
-                "PRAGMA index_list('t_doc_pagination_activity')"
+                f"PRAGMA index_list('{Activity._meta.db_table}')"
             )
             columns = [
                 [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,10 +15,39 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import Tortoise, connections
 from tortoise.contrib.fastapi import RegisterTortoise
 from tortoise.contrib.test import truncate_all_models
+from tortoise.models import Model
 
 DB_URL = os.environ.get("TORTOISE_TEST_DB") or "sqlite://:memory:"
 IS_POSTGRES = DB_URL.startswith(("postgres", "asyncpg", "psycopg"))
 MODELS = ("tests.models",)
+
+
+def name_example_tables() -> None:
+    """Give each model of ``docs/examples/`` a table of its own, ``t_doc_<example>_<model>``.
+
+    The examples read as the code a user writes, so their models keep Tortoise's default
+    table names (``company``, ``owner``...). Many of them declare a ``Company``, and on
+    PostgreSQL every test shares one database, with the library's ``t_`` tables and the example
+    project's ``user``, ``project``...: so the tests name the examples' tables here, as a
+    ``class Meta: table = ...`` would, before any of their models meets ``Tortoise.init``:
+    conftest.py calls this before each test, and each app of ``create_app`` as it starts. A
+    model that has a table name already (its ``Meta`` gives one, or it was named before) keeps
+    it.
+    """
+    for module_name, module in list(sys.modules.items()):
+        if not module_name.startswith("docs.examples."):
+            continue
+        example = module_name.rpartition(".")[2]
+        for value in list(vars(module).values()):
+            if (
+                isinstance(value, type)
+                and issubclass(value, Model)
+                and value.__module__ == module_name
+                and not value._meta.abstract
+                and not value._meta.db_table
+            ):
+                value._meta.db_table = f"t_doc_{example}_{value.__name__.lower()}"
+
 
 # On PostgreSQL the tables outlive an app; they are rebuilt once per model set and per run.
 _fresh_schemas: set[tuple[str, ...]] = set()
@@ -47,6 +77,7 @@ async def prepare_database(modules: Sequence[str]) -> None:
 def tortoise_lifespan(modules: Sequence[str] = MODELS, db_url: str = DB_URL) -> Any:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        name_example_tables()  # an example imported by the test itself, too
         async with RegisterTortoise(app, db_url=db_url, modules={"models": list(modules)}):
             await prepare_database(modules)
             yield

@@ -20,9 +20,6 @@ class Company(Model):
     is_archived = fields.BooleanField(default=False)
     is_pinned = fields.BooleanField(default=False)
 
-    class Meta:
-        table = "t_doc_actions_company"
-
 
 class CompanyRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

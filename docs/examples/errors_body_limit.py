@@ -13,9 +13,6 @@ class Document(Model):
     title = fields.CharField(max_length=200)
     text = fields.TextField(default="")
 
-    class Meta:
-        table = "t_doc_limit_document"
-
 
 class DocumentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

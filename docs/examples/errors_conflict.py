@@ -12,9 +12,6 @@ class Company(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100, unique=True)
 
-    class Meta:
-        table = "t_doc_conflict_company"
-
 
 class Invoice(Model):
     id = fields.IntField(primary_key=True)
@@ -23,9 +20,6 @@ class Invoice(Model):
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "models.Company", related_name="invoices", on_delete=fields.RESTRICT
     )
-
-    class Meta:
-        table = "t_doc_conflict_invoice"
 
 
 class CompanyRead(BaseModel):

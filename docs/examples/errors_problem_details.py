@@ -19,9 +19,6 @@ class Book(Model):
     title = fields.CharField(max_length=200, unique=True)
     in_print = fields.BooleanField(default=True)
 
-    class Meta:
-        table = "t_doc_problems_book"
-
 
 class BookRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -20,9 +20,6 @@ class Report(Model):
     is_paid = fields.BooleanField(default=False)
     body = fields.TextField(null=True)
 
-    class Meta:
-        table = "t_doc_raise_report"
-
 
 class ReportRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

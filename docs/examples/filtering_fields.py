@@ -17,9 +17,6 @@ class Member(Model):
     username = fields.CharField(max_length=50, unique=True)
     is_admin = fields.BooleanField(default=False)
 
-    class Meta:
-        table = "t_doc_filtering_member"
-
 
 class Team(Model):
     id = fields.IntField(primary_key=True)
@@ -33,9 +30,6 @@ class Team(Model):
     owner: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name="teams", null=True, on_delete=fields.SET_NULL
     )
-
-    class Meta:
-        table = "t_doc_filtering_team"
 
 
 class TeamRead(BaseModel):

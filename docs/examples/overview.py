@@ -12,9 +12,6 @@ class Company(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100, unique=True)
 
-    class Meta:
-        table = "t_doc_overview_company"
-
 
 class CompanyRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -20,9 +20,6 @@ class Article(Model):
     score = fields.IntField(default=0)
     published_at = fields.DatetimeField()
 
-    class Meta:
-        table = "t_doc_pagination_article"
-
 
 class ArticleRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

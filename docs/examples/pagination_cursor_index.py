@@ -19,7 +19,6 @@ class Activity(Model):
     happened_at = fields.DatetimeField()  # not null: CursorPagination refuses nullable columns
 
     class Meta:
-        table = "t_doc_pagination_activity"
         # The ordering's columns, then the primary key: each page is one index range scan.
         indexes = (("happened_at", "id"),)
 

@@ -17,9 +17,6 @@ class User(Model):
     is_admin = fields.BooleanField(default=False)
     is_active = fields.BooleanField(default=True)
 
-    class Meta:
-        table = "t_doc_permissions_user"
-
 
 class Company(Model):
     id = fields.IntField(primary_key=True)
@@ -28,9 +25,6 @@ class Company(Model):
     owner: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="companies", null=True, on_delete=fields.SET_NULL
     )
-
-    class Meta:
-        table = "t_doc_permissions_company"
 
 
 class CompanyRead(BaseModel):

@@ -20,9 +20,6 @@ class Owner(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100)
 
-    class Meta:
-        table = "t_doc_quickstart_owner"
-
 
 class Company(Model):
     id = fields.IntField(primary_key=True)
@@ -31,9 +28,6 @@ class Company(Model):
     owner: fields.ForeignKeyNullableRelation[Owner] = fields.ForeignKeyField(
         "models.Owner", related_name="companies", null=True, on_delete=fields.SET_NULL
     )
-
-    class Meta:
-        table = "t_doc_quickstart_company"
 
 
 # --- schemas ---------------------------------------------------------------------------------

@@ -14,9 +14,6 @@ class Owner(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100)
 
-    class Meta:
-        table = "t_doc_nested_owner"
-
 
 class Company(Model):
     id = fields.IntField(primary_key=True)
@@ -27,9 +24,6 @@ class Company(Model):
 
     projects: fields.ReverseRelation[Project]
 
-    class Meta:
-        table = "t_doc_nested_company"
-
 
 class Project(Model):
     id = fields.IntField(primary_key=True)
@@ -37,9 +31,6 @@ class Project(Model):
     company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
         "models.Company", related_name="projects"
     )
-
-    class Meta:
-        table = "t_doc_nested_project"
 
 
 class OwnerRead(BaseModel):

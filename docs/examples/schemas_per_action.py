@@ -15,9 +15,6 @@ class Company(Model):
     description = fields.TextField(default="")
     size = fields.IntField(default=0)
 
-    class Meta:
-        table = "t_doc_per_action_company"
-
 
 class CompanySummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -12,9 +12,6 @@ class Owner(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=100)
 
-    class Meta:
-        table = "t_doc_patch_owner"
-
 
 class Company(Model):
     id = fields.IntField(primary_key=True)
@@ -24,9 +21,6 @@ class Company(Model):
     owner: fields.ForeignKeyRelation[Owner] = fields.ForeignKeyField(
         "models.Owner", related_name="companies"
     )
-
-    class Meta:
-        table = "t_doc_patch_company"
 
 
 class CompanyRead(BaseModel):

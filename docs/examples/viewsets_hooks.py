@@ -28,18 +28,12 @@ class Company(Model):
     is_locked = fields.BooleanField(default=False)
     is_archived = fields.BooleanField(default=False)
 
-    class Meta:
-        table = "t_doc_hooks_company"
-
 
 class AuditEntry(Model):
     id = fields.IntField(primary_key=True)
     event = fields.CharField(max_length=20)
     company_name = fields.CharField(max_length=100)
     user = fields.CharField(max_length=50)
-
-    class Meta:
-        table = "t_doc_hooks_audit"
 
 
 class CompanyRead(BaseModel):

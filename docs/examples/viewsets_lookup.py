@@ -13,9 +13,6 @@ class Article(Model):
     slug = fields.CharField(max_length=60, unique=True)
     title = fields.CharField(max_length=200)
 
-    class Meta:
-        table = "t_doc_lookup_article"
-
 
 class ArticleRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

@@ -18,17 +18,11 @@ class Country(Model):
     code = fields.CharField(max_length=2, primary_key=True)
     name = fields.CharField(max_length=100)
 
-    class Meta:
-        table = "t_doc_mixins_country"
-
 
 class Event(Model):
     id = fields.IntField(primary_key=True)
     message = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
-
-    class Meta:
-        table = "t_doc_mixins_event"
 
 
 class EventRead(BaseModel):

@@ -16,9 +16,6 @@ class Note(Model):
     author = fields.CharField(max_length=50)
     text = fields.TextField()
 
-    class Meta:
-        table = "t_doc_request_note"
-
 
 class NoteRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)

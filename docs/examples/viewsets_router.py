@@ -15,9 +15,6 @@ class Company(Model):
     name = fields.CharField(max_length=100)
     is_public = fields.BooleanField(default=False)
 
-    class Meta:
-        table = "t_doc_router_company"
-
 
 class CompanyRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
