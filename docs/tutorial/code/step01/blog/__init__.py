@@ -1,0 +1,1 @@
+"""A small blog API: authors, their posts, and comments on the posts."""

@@ -1,0 +1,31 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from tortoise import connections
+from tortoise.contrib.fastapi import RegisterTortoise
+from tortoise.migrations.executor import MigrationExecutor
+
+from . import settings
+
+
+def create_app(db_url: str | None = None, *, apply_migrations: bool = False) -> FastAPI:
+    config = settings.tortoise_config(db_url or settings.DATABASE_URL)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with RegisterTortoise(app, config=config):
+            if apply_migrations:  # tests, on a new database; deployments run `tortoise migrate`
+                await MigrationExecutor(connections.get("default"), config["apps"]).migrate()
+            yield
+
+    app = FastAPI(title="Blog", lifespan=lifespan)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()
