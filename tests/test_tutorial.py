@@ -14,7 +14,9 @@ directory, and the production step serves the project with ``uvicorn --workers 2
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
 import os
 import shutil
 import sqlite3
@@ -29,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import postgres
+from tests.processes import answers, free_port, postgres, stop, wait_until_up
 from tests.utils import IS_POSTGRES, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +79,9 @@ def load(tmp_path: Path) -> Iterator[Any]:
     for path in paths:
         sys.path.remove(path)
     _forget_blog()
+    logger = logging.getLogger("blog")  # step 8's configure_logging() adds a handler to it
+    for handler in logger.handlers[:]:
+        logger.removeHandler(handler)
 
 
 @pytest.fixture
@@ -109,6 +114,9 @@ def run(command: list[str], cwd: Path, **env: str) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{output}"
     return output
+
+
+DRAFT = {"title": "D", "body": "."}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -219,7 +227,8 @@ async def test_step03_crud_of_posts_and_nested_comments(load: Any, db_url: str) 
             404,
             {"detail": "No post matches the given query."},
         )
-        no_author = await client.post("/posts", json={"title": "x", "body": "y", "author_id": 99999})
+        orphan = {"title": "x", "body": "y", "author_id": 99999}
+        no_author = await client.post("/posts", json=orphan)
         assert (no_author.status_code, no_author.json()) == (
             409,
             {"detail": "author_id: the referenced object does not exist."},
@@ -291,3 +300,212 @@ async def test_step04_token_signs_requests_in(load: Any, db_url: str) -> None:
         health = await client.get("/health")
         assert health.json() == {"status": "ok"}
         assert "x-request-id" in health.headers
+
+
+# --- steps 5 to 8: permissions, lists, actions, state -------------------------------------------
+
+
+async def sign_in(blog: ModuleType, username: str, *, staff: bool = False) -> dict[str, str]:
+    author = await blog.models.Author.create(username=username, name=username, is_staff=staff)
+    return bearer(await blog.auth.issue_token(author))
+
+
+async def test_step05_permissions(load: Any, db_url: str) -> None:
+    blog = load(5)
+    async with running(blog, db_url) as client:
+        alice, bob = await sign_in(blog, "alice"), await sign_in(blog, "bob")
+        carol = await sign_in(blog, "carol", staff=True)
+        draft = (await client.post("/posts", json=DRAFT, headers=alice)).json()
+        url = f"/posts/{draft['id']}"
+
+        # A draft is its author's only: to anyone else it does not exist.
+        assert (await client.get(url, headers=alice)).status_code == 200
+        assert (await client.get(url, headers=bob)).status_code == 404
+        assert (await client.get(url)).status_code == 404
+        assert (await client.get(f"{url}/comments", headers=bob)).status_code == 404
+        assert [p["id"] for p in (await client.get("/posts", headers=alice)).json()] == [
+            draft["id"]
+        ]
+        assert (await client.get("/posts", headers=bob)).json() == []
+
+        published = await client.patch(url, json={"published": True}, headers=alice)
+        assert published.status_code == 200
+        refused = await client.patch(url, json={"title": "Mine now"}, headers=bob)
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"detail": "Only the author may do this."},
+        )
+        assert (await client.patch(url, json={"title": "x"})).status_code == 401
+        assert (await client.delete(url, headers=bob)).status_code == 403
+        comment = await client.post(f"{url}/comments", json={"body": "Hi"}, headers=bob)
+        assert comment.status_code == 201
+        comment_url = f"{url}/comments/{comment.json()['id']}"
+        assert (await client.patch(comment_url, json={"body": "!"}, headers=alice)).status_code == (
+            403
+        )
+        # Staff moderate: they delete anyone's comment and post, but edit none.
+        assert (await client.patch(comment_url, json={"body": "!"}, headers=carol)).status_code == (
+            403
+        )
+        assert (await client.delete(comment_url, headers=carol)).status_code == 204
+        assert (await client.delete(url, headers=carol)).status_code == 204
+
+
+async def test_step06_pagination_filters_search_ordering(load: Any, db_url: str) -> None:
+    blog = load(6)
+    async with running(blog, db_url) as client:
+        alice = await sign_in(blog, "alice")
+        await sign_in(blog, "bob")
+        author = await blog.models.Author.get(username="alice")
+        bob = await blog.models.Author.get(username="bob")
+        for number in range(1, 13):
+            await blog.models.Post.create(
+                title=f"Post {number}", body=".", published=True, author=author
+            )
+        await blog.models.Post.create(title="Tortoise tips", body=".", published=True, author=bob)
+        await blog.models.Post.create(title="Draft on tortoises", body=".", author=author)
+
+        first = (await client.get("/posts")).json()
+        assert first["count"] == 13
+        assert first["previous"] is None
+        assert first["next"] == "http://testserver/posts?page=2"
+        assert first["results"][0]["title"] == "Tortoise tips"  # newest first
+        assert len(first["results"]) == 10
+        second = (await client.get("/posts", params={"page": 2})).json()
+        assert len(second["results"]) == 3
+        assert (await client.get("/posts", params={"page": 3})).status_code == 404
+
+        found = (await client.get("/posts", params={"search": "tortoise"})).json()
+        assert [p["title"] for p in found["results"]] == ["Tortoise tips"]
+        mine = await client.get("/posts", params={"search": "tortoise"}, headers=alice)
+        assert {p["title"] for p in mine.json()["results"]} == {
+            "Tortoise tips",
+            "Draft on tortoises",
+        }
+        drafts = await client.get("/posts", params={"published": "false"}, headers=alice)
+        assert [p["title"] for p in drafts.json()["results"]] == ["Draft on tortoises"]
+        by_bob = (await client.get("/posts", params={"author__username": "bob"})).json()
+        assert [p["title"] for p in by_bob["results"]] == ["Tortoise tips"]
+        ordered = await client.get("/posts", params={"ordering": "title", "page_size": 3})
+        assert [p["title"] for p in ordered.json()["results"]] == ["Post 1", "Post 10", "Post 11"]
+        bad = await client.get("/posts", params={"ordering": "body"})
+        assert bad.status_code == 400
+
+        post_id = first["results"][0]["id"]
+        for number in range(25):
+            await blog.models.Comment.create(post_id=post_id, author=bob, body=f"c{number}")
+        page = (await client.get(f"/posts/{post_id}/comments")).json()
+        assert set(page) == {"next", "previous", "results"}
+        assert [c["body"] for c in page["results"]][:2] == ["c0", "c1"]
+        assert len(page["results"]) == 20
+        rest = (await client.get(page["next"])).json()
+        assert [c["body"] for c in rest["results"]] == [f"c{n}" for n in range(20, 25)]
+        assert rest["next"] is None
+
+
+async def test_step07_publish_and_mine(load: Any, db_url: str) -> None:
+    blog = load(7)
+    async with running(blog, db_url) as client:
+        alice, bob = await sign_in(blog, "alice"), await sign_in(blog, "bob")
+        draft = (await client.post("/posts", json=DRAFT, headers=alice)).json()
+
+        assert (await client.post(f"/posts/{draft['id']}/publish")).status_code == 401
+        assert (await client.post(f"/posts/{draft['id']}/publish", headers=bob)).status_code == 404
+        published = await client.post(f"/posts/{draft['id']}/publish", headers=alice)
+        assert published.status_code == 200
+        assert published.json() == {**draft, "published": True}
+        refused = await client.post(f"/posts/{draft['id']}/publish", headers=bob)
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"detail": "Only the author may do this."},
+        )
+
+        await client.post("/posts", json={"title": "Second", "body": "."}, headers=alice)
+        mine = (await client.get("/posts/mine", headers=alice)).json()
+        assert mine["count"] == 2
+        assert [p["title"] for p in mine["results"]] == ["Second", "D"]
+        drafts = await client.get("/posts/mine", params={"published": "false"}, headers=alice)
+        assert [p["title"] for p in drafts.json()["results"]] == ["Second"]
+        assert (await client.get("/posts/mine", headers=bob)).json()["count"] == 0
+        assert (await client.get("/posts/mine")).status_code == 401
+
+
+async def test_step08_logs_carry_the_request_id(
+    load: Any, db_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    blog = load(8)
+    async with running(blog, db_url) as client:
+        alice = await sign_in(blog, "alice")
+        user_id = (await blog.models.Author.get(username="alice")).id
+        created = await client.post(
+            "/posts",
+            json={"title": "Hello", "body": "."},
+            headers={**alice, "X-Request-ID": "req-create"},
+        )
+        assert created.headers["x-request-id"] == "req-create"
+        published = await client.post(
+            f"/posts/{created.json()['id']}/publish",
+            headers={**alice, "X-Request-ID": "req-publish"},
+        )
+        assert published.headers["x-request-id"] == "req-publish"
+    err = capfd.readouterr().err
+    assert f"INFO [req-create user={user_id}] blog.views: alice wrote post " in err, err
+    assert (
+        f"INFO [req-publish user={user_id}] blog.notify: post {created.json()['id']} ('Hello') "
+        "published by alice: readers notified"
+    ) in err, err
+
+
+# --- step 9: the project's own tests ----------------------------------------------------------
+
+
+def test_step09_the_projects_tests_pass(tmp_path: Path) -> None:
+    directory = project(9, tmp_path / "project")
+    out = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], directory)
+    assert "4 passed" in out, out
+
+
+# --- step 10: production: migrations once, then several workers sharing Redis ----------------
+
+
+def test_step10_throttle_holds_across_workers(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    directory = project(10, tmp_path / "project")
+    if IS_POSTGRES:  # this module's scratch database, which earlier tests used
+        tables = ", ".join(f'"{table}"' for table in BLOG_TABLES)
+        postgres(database_url, f"DROP TABLE IF EXISTS {tables} CASCADE")
+    env = {"DATABASE_URL": database_url, "FASTAPI_VIEWSETS_STORE": redis_url}
+
+    out = run([*TORTOISE, "migrate"], directory, **env)  # once, before the workers start
+    assert "Applying blog.0002_add_token... OK" in out, out
+
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    command = [str(BIN / "uvicorn"), "blog.main:app", "--workers", "2", "--port", str(port)]
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            command,
+            cwd=directory,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(server, lambda: answers(f"{url}/health"), "uvicorn --workers 2", log)
+        statuses = asyncio.run(_get_many(f"{url}/posts", 40))
+    finally:
+        stop(server)
+    # AnonymousRate is 30/minute: exactly 30 of the 40 pass, whichever worker answered each.
+    assert sorted(statuses) == [200] * 30 + [429] * 10, log.read_text()
+    assert "Started parent process" in log.read_text()
+
+
+async def _get_many(url: str, count: int) -> list[int]:
+    # A new connection for each request, so the two workers share them out.
+    async def get() -> int:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(url)).status_code
+
+    return list(await asyncio.gather(*(get() for _ in range(count))))
