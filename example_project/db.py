@@ -19,12 +19,15 @@ import os
 from typing import Any
 
 from tortoise import connections
+from tortoise.exceptions import DBConnectionError, OperationalError
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.migrations.recorder import MigrationRecorder
 
 __all__ = (
     "DEFAULT_DB_URL",
     "MODELS",
     "TORTOISE_ORM",
+    "TablesWithoutMigrations",
     "apply_migrations",
     "database_url",
     "tortoise_config",
@@ -65,5 +68,29 @@ async def apply_migrations() -> None:
     What ``tortoise migrate`` does, minus its own ``Tortoise.init()``: that would replace the
     running app's ORM context (and open another ``sqlite://:memory:`` database than the app's).
     """
-    executor = MigrationExecutor(connections.get("default"), tortoise_config()["apps"])
+    connection = connections.get("default")
+    if not await MigrationRecorder(connection).applied_migrations():
+        await _refuse_tables_made_without_migrations()
+    executor = MigrationExecutor(connection, tortoise_config()["apps"])
     await executor.migrate()
+
+
+class TablesWithoutMigrations(RuntimeError):
+    """The database has the example's tables but no record of the migrations that made them."""
+
+
+async def _refuse_tables_made_without_migrations() -> None:
+    # Versions of the example before its migrations created the tables from the models, and a
+    # first migration would then fail on "table user already exists": say what to do instead.
+    from .models import User
+
+    try:
+        await User.exists()
+    except (OperationalError, DBConnectionError):
+        return  # no such table: a new database, which the migrations will fill
+    raise TablesWithoutMigrations(
+        "The database has the example's tables but no record of migrations: an older version "
+        "of the example made it without them. It holds only demo data: delete it (for the "
+        "default database, rm example.sqlite3) and start again; the tables and the demo data "
+        "are made anew."
+    )
