@@ -30,6 +30,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+#: The browser tests/test_example_browser.py drives: Debian's chromium package.
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def say(message: str) -> None:
@@ -110,6 +112,18 @@ def start_postgres() -> None:
         )
 
 
+def install_chromium() -> None:
+    """Install Debian's chromium for the browser tests, as CI machines may not have it (CI runs
+    as root, as for starting PostgreSQL). If that fails, the browser tests fail under CI and
+    say why."""
+    if not shutil.which("apt-get"):
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+        print("$", " ".join(command), flush=True)
+        subprocess.run(command, env=env, check=False)
+
+
 def cmd_run() -> None:
     ensure_venv()
     # The rest of the command line goes to the example: run --host 0.0.0.0 --port 8080.
@@ -136,6 +150,11 @@ def cmd_test() -> None:
             time.sleep(1)
     # tests/conftest.py skips the tests that need Redis, with a reason, when it cannot be
     # reached, and fails them instead when CI is set.
+    if not CHROMIUM.exists() and ci:
+        say("chromium is missing; installing Debian's package for the browser tests")
+        install_chromium()
+    # tests/test_example_browser.py skips without chromium (or Playwright), with a reason, and
+    # fails instead when CI is set.
 
     env = {k: v for k, v in os.environ.items() if k != "TORTOISE_TEST_DB"}
     say("pytest on SQLite, with branch coverage")

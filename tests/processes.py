@@ -14,6 +14,9 @@ one database. What such an app module reads from its environment:
 and it answers ``GET /health`` once its lifespan ran. A test may start a ``redis-server`` of
 its own (:class:`RedisServer`) to kill it, stop it and start it again.
 
+tests/test_example_browser.py drives a browser against one process serving the example app
+(:func:`serving_example`, tests/example_server.py) on a SQLite file of its own.
+
 The fixtures built on these (``database_url``, ``own_redis``) are in tests/conftest.py.
 """
 
@@ -105,6 +108,40 @@ def answers(url: str) -> bool:
         return False
 
 
+def start_uvicorn(
+    app: str, port: int, environment: Mapping[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """``python -m uvicorn app`` (``module:attribute``) on 127.0.0.1:``port`` with the
+    environment ``environment``, its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=dict(environment),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _with_root_on_path(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` with this checkout first on ``PYTHONPATH``."""
+    return {
+        **environment,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")])),
+    }
+
+
 @contextmanager
 def serving(
     app: str,
@@ -122,36 +159,16 @@ def serving(
         for i in range(count):
             port = free_port()
             log = logs / f"uvicorn-{port}.log"
-            environment = {
-                **os.environ,
-                **(env or {}),
-                "FASTAPI_VIEWSETS_STORE": store_url,
-                "TEST_SERVER_DB_URL": db_url,
-                "TEST_SERVER_GENERATE_SCHEMAS": "1" if i == 0 else "0",
-                "PYTHONPATH": os.pathsep.join(
-                    filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
-                ),
-            }
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        app,
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                    ],
-                    env=environment,
-                    cwd=ROOT,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            servers.append(Server(port, process, log))
+            environment = _with_root_on_path(
+                {
+                    **os.environ,
+                    **(env or {}),
+                    "FASTAPI_VIEWSETS_STORE": store_url,
+                    "TEST_SERVER_DB_URL": db_url,
+                    "TEST_SERVER_GENERATE_SCHEMAS": "1" if i == 0 else "0",
+                }
+            )
+            servers.append(Server(port, start_uvicorn(app, port, environment, log), log))
         for server in servers:
             wait_until_up(
                 server.process,
@@ -163,6 +180,30 @@ def serving(
     finally:
         for server in servers:
             stop(server.process)
+
+
+@contextmanager
+def serving_example(directory: Path) -> Iterator[Server]:
+    """The example app (tests/example_server.py: ``create_app()`` with cheap password hashes) in
+    a uvicorn process of its own, on a free port and a new SQLite file in ``directory``, seeded
+    with the demo data; its throttle and idempotency counts in its own memory. Stopped
+    afterwards."""
+    port = free_port()
+    log = directory / f"example-{port}.log"
+    environment = {k: v for k, v in os.environ.items() if k != "FASTAPI_VIEWSETS_STORE"}
+    environment["DATABASE_URL"] = f"sqlite://{directory / 'example.sqlite3'}"
+    process = start_uvicorn("tests.example_server:app", port, _with_root_on_path(environment), log)
+    server = Server(port, process, log)
+    try:
+        wait_until_up(
+            process,
+            lambda: answers(f"{server.url}/openapi.json"),
+            f"the example app on {port}",
+            log,
+        )
+        yield server
+    finally:
+        stop(process)
 
 
 # --- Redis ----------------------------------------------------------------------------------
