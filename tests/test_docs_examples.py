@@ -5,6 +5,7 @@ Each test asserts what the page that includes the example says about it.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
 import json
@@ -832,3 +833,19 @@ def test_each_example_model_has_a_table_of_its_own() -> None:
                 assert table not in tables, f"{value.__qualname__} and {tables[table]}"
                 tables[table] = value.__qualname__
     assert len(tables) > 20
+
+
+def test_no_example_imports_the_test_suite() -> None:
+    """A reader copies an example into a project that has no ``tests`` package of this library:
+    an example's models are its own, or those of an example beside it on the page."""
+    imports: list[str] = []
+    for path in sorted(EXAMPLES.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            imports += [f"{path.name}: {name}" for name in names if name.split(".")[0] == "tests"]
+    assert imports == []

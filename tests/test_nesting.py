@@ -5,48 +5,56 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict
 
 from docs.examples import viewsets_nested
+from docs.examples.viewsets_nested import Company as ExampleCompany
+from docs.examples.viewsets_nested import Project as ExampleProject
 from fastapi_viewsets import ImproperlyConfigured, ModelViewSet, action, viewset
 from tests.models import Company, Project
 from tests.utils import create_app, query_parameters, serve
 
+# --- the example of viewsets.md, on its own models ---------------------------------------------
 
-async def companies() -> tuple[Company, Company, Company]:
-    acme = await Company.create(name="acme")
-    globex = await Company.create(name="globex")
-    hidden = await Company.create(name="hidden", is_public=False)
+
+def example_app() -> FastAPI:
+    return create_app(viewsets_nested.router, modules=[viewsets_nested.__name__])
+
+
+async def example_companies() -> tuple[ExampleCompany, ExampleCompany, ExampleCompany]:
+    acme = await ExampleCompany.create(name="acme")
+    globex = await ExampleCompany.create(name="globex")
+    hidden = await ExampleCompany.create(name="hidden", is_public=False)
     return acme, globex, hidden
 
 
 async def test_the_list_holds_the_parents_rows_only() -> None:
-    async with serve(create_app(viewsets_nested.router)) as client:
-        acme, globex, _ = await companies()
-        await Project.create(name="rocket", company=acme)
-        await Project.create(name="anvil", company=globex)
+    async with serve(example_app()) as client:
+        acme, globex, _ = await example_companies()
+        await ExampleProject.create(name="rocket", company=acme)
+        await ExampleProject.create(name="anvil", company=globex)
         listed = await client.get(f"/companies/{acme.id}/projects")
     assert listed.status_code == 200
     assert [row["name"] for row in listed.json()] == ["rocket"]
 
 
 async def test_a_row_of_another_parent_is_a_404_on_every_detail_action() -> None:
-    async with serve(create_app(viewsets_nested.router)) as client:
-        acme, globex, _ = await companies()
-        anvil = await Project.create(name="anvil", company=globex)
+    async with serve(example_app()) as client:
+        acme, globex, _ = await example_companies()
+        anvil = await ExampleProject.create(name="anvil", company=globex)
         url = f"/companies/{acme.id}/projects/{anvil.id}"
         assert (await client.get(url)).status_code == 404
         assert (await client.patch(url, json={"name": "x"})).status_code == 404
         assert (await client.delete(url)).status_code == 404
         ok = await client.get(f"/companies/{globex.id}/projects/{anvil.id}")
         assert ok.status_code == 200
-        assert (await Project.get(id=anvil.id)).name == "anvil"
+        assert (await ExampleProject.get(id=anvil.id)).name == "anvil"
 
 
 async def test_a_create_belongs_to_the_parent_of_its_path() -> None:
-    async with serve(create_app(viewsets_nested.router)) as client:
-        acme, _, _ = await companies()
+    async with serve(example_app()) as client:
+        acme, _, _ = await example_companies()
         created = await client.post(f"/companies/{acme.id}/projects", json={"name": "rocket"})
         assert created.status_code == 201, created.text
         assert created.json()["company_id"] == acme.id
@@ -57,31 +65,41 @@ async def test_a_create_belongs_to_the_parent_of_its_path() -> None:
 
 
 async def test_a_parent_the_caller_may_not_see_is_a_404_and_nothing_is_written() -> None:
-    async with serve(create_app(viewsets_nested.router)) as client:
-        _, _, hidden = await companies()
-        await Project.create(name="secret", company=hidden)
+    async with serve(example_app()) as client:
+        _, _, hidden = await example_companies()
+        await ExampleProject.create(name="secret", company=hidden)
         base = f"/companies/{hidden.id}/projects"
         assert (await client.get(base)).status_code == 404
         assert (await client.post(base, json={"name": "x"})).status_code == 404
         assert (await client.get("/companies/999999/projects")).status_code == 404
-        assert await Project.filter(name="x").count() == 0
+        assert await ExampleProject.filter(name="x").count() == 0
 
 
 async def test_a_parent_key_that_does_not_parse_is_a_422() -> None:
-    async with serve(create_app(viewsets_nested.router)) as client:
+    async with serve(example_app()) as client:
         answer = await client.get("/companies/abc/projects")
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["path", "company_pk"]
 
 
 def test_openapi_declares_the_parent_parameter_on_every_operation() -> None:
-    spec = create_app(viewsets_nested.router).openapi()
+    spec = example_app().openapi()
     for path, item in spec["paths"].items():
         for operation in item.values():
             parent = next(p for p in query_parameters(operation) if p["name"] == "company_pk")
             assert parent["in"] == "path", path
             assert parent["required"] is True
             assert parent["schema"]["type"] == "integer"
+
+
+# --- parent_lookup_kwargs itself, on the test models -------------------------------------------
+
+
+async def companies() -> tuple[Company, Company, Company]:
+    acme = await Company.create(name="acme")
+    globex = await Company.create(name="globex")
+    hidden = await Company.create(name="hidden", is_public=False)
+    return acme, globex, hidden
 
 
 class ProjectRead(BaseModel):

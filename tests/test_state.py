@@ -39,7 +39,7 @@ from fastapi_viewsets import (
 from fastapi_viewsets.exceptions import ImproperlyConfigured
 from fastapi_viewsets.state import RequestStore, new_request_id
 from fastapi_viewsets.testing import request_state
-from tests.models import Company, User
+from tests.models import Company
 from tests.utils import create_app, serve
 
 # --- helpers shared by the state test modules -----------------------------------------------
@@ -1009,11 +1009,11 @@ async def test_the_typed_state_example_serves_each_user_their_rows() -> None:
     from tests.utils import tortoise_lifespan
 
     example = importlib.import_module("docs.examples.state_typing")
-    app = example.create_app(lifespan=tortoise_lifespan())
+    app = example.create_app(lifespan=tortoise_lifespan([example.__name__]))
     async with serve_isolated(app) as client:
-        ada = await User.create(username="ada")
-        await Company.create(name="Ada's", owner=ada, is_public=False)
-        await Company.create(name="Public", is_public=True)
+        ada = await example.User.create(username="ada")
+        await example.Company.create(name="Ada's", owner=ada, is_public=False)
+        await example.Company.create(name="Public", is_public=True)
         anonymous = await client.get("/companies")
         mine = await client.get("/companies", headers={"X-User": "ada"})
     assert [c["name"] for c in anonymous.json()] == ["Public"]

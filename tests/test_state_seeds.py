@@ -20,7 +20,6 @@ from fastapi import Request
 from docs.examples.state_testing import test_audit, test_custom_state_manager, test_nested_states
 from fastapi_viewsets import BaseStateManager
 from fastapi_viewsets.testing import request_state
-from tests.models import Company, User
 from tests.test_state import assert_closed, is_uuid4, serve_isolated
 from tests.utils import tortoise_lifespan
 
@@ -30,31 +29,35 @@ __all__ = ["test_audit", "test_custom_state_manager", "test_nested_states"]
 TOKEN = {"Authorization": "Bearer token"}
 
 
+#: The module of the page's model, ``Company``, which the other examples import.
+MODELS = "docs.examples.state_basic"
+
+
 def load(name: str) -> ModuleType:
-    """A fresh import of ``docs/examples/<name>.py`` (and of the examples it imports)."""
+    """A fresh import of ``docs/examples/<name>.py`` (and of the examples it imports, the
+    model's module included)."""
     for key in [k for k in sys.modules if k.startswith("docs.examples.state_")]:
         del sys.modules[key]
     module = importlib.import_module(f"docs.examples.{name}")
     if hasattr(module, "app"):
-        module.app.router.lifespan_context = tortoise_lifespan()
+        module.app.router.lifespan_context = tortoise_lifespan([MODELS])
     return module
 
 
 async def companies() -> dict[str, int]:
-    """The seed's user is ``{"id": 1, ...}``: john has id 1 (explicit ids only, for PostgreSQL's
-    sequences). Returns the companies' ids by name."""
-    john = await User.create(id=1, username="john")
-    other = await User.create(id=2, username="other")
+    """The seed's user is ``{"id": 1, ...}``: john's companies have ``owner_id`` 1, the other
+    user's 2. Returns the companies' ids by name."""
+    company = sys.modules[MODELS].Company  # this test's fresh import of the example
     rows = [
-        ("john-public", john, True),
-        ("john-private", john, False),
-        ("other-public", other, True),
-        ("other-private", other, False),
+        ("john-public", 1, True),
+        ("john-private", 1, False),
+        ("other-public", 2, True),
+        ("other-private", 2, False),
         ("nobody-public", None, True),
     ]
     return {
-        name: (await Company.create(name=name, owner=owner, is_public=public)).id
-        for name, owner, public in rows
+        name: (await company.create(name=name, owner_id=owner_id, is_public=public)).id
+        for name, owner_id, public in rows
     }
 
 

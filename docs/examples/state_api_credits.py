@@ -9,8 +9,8 @@ import logging
 
 from fastapi import APIRouter, FastAPI, Request
 
+from docs.examples.state_basic import Company
 from fastapi_viewsets import GenericViewSet, action, viewset
-from tests.models import Company  # your Tortoise models
 
 logger = logging.getLogger(__name__)
 

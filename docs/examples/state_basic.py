@@ -1,14 +1,18 @@
-"""Set the user in an app-wide dependency; read it, the request and the action in a viewset."""
+"""Set the user in an app-wide dependency; read it, the request and the action in a viewset.
+
+The page's other examples import its model, its schemas and ``get_current_user``.
+"""
 
 import logging
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
+from tortoise import fields
+from tortoise.models import Model
 
 from fastapi_viewsets import BasePermission, IsAuthenticated, ModelViewSet, viewset
 from fastapi_viewsets.state import BaseStateManager
-from tests.models import Company  # your Tortoise models
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,13 @@ async def get_current_user(
         BaseStateManager.set_user(user)
         return user
     return None
+
+
+class Company(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    is_public = fields.BooleanField(default=True)
+    owner_id = fields.IntField(null=True)  # the id of the user who owns it
 
 
 class CompanyReadSchema(BaseModel):

@@ -4,10 +4,9 @@ import time
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from docs.examples.state_basic import CompanyReadSchema, get_current_user
+from docs.examples.state_basic import Company, CompanyReadSchema, get_current_user
 from fastapi_viewsets import ReadOnlyModelViewSet, action, viewset
 from fastapi_viewsets.state import BaseStateManager
-from tests.models import Company  # your Tortoise models
 
 
 async def load_context(user: dict | None = Depends(get_current_user)) -> None:

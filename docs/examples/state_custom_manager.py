@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
+from docs.examples.state_basic import Company
 from fastapi_viewsets import ModelViewSet, viewset
 from fastapi_viewsets.state import BaseStateManager
-from tests.models import Company  # your Tortoise models
 
 
 class OptionalHTTPBearer(HTTPBearer):

@@ -4,9 +4,8 @@ import logging
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from docs.examples.state_basic import get_current_user
+from docs.examples.state_basic import Company, get_current_user
 from fastapi_viewsets import GenericViewSet, RequestIdLogFilter, action, viewset
-from tests.models import Company  # your Tortoise models
 
 handler = logging.StreamHandler()
 handler.addFilter(RequestIdLogFilter())

@@ -4,10 +4,9 @@ import time
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
-from docs.examples.state_basic import get_current_user
+from docs.examples.state_basic import Company, get_current_user
 from fastapi_viewsets import ReadOnlyModelViewSet, RequestStateMiddleware, viewset
 from fastapi_viewsets.state import BaseStateManager
-from tests.models import Company  # your Tortoise models
 
 app = FastAPI(dependencies=[Depends(get_current_user)])
 

@@ -9,10 +9,25 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Header
+from tortoise import fields
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from fastapi_viewsets import BaseStateManager, ReadOnlyModelViewSet, viewset
-from tests.models import Company, User  # your Tortoise models
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=50, unique=True)
+
+
+class Company(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    is_public = fields.BooleanField(default=True)
+    owner: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="companies", null=True, on_delete=fields.SET_NULL
+    )
 
 
 class AppState(BaseStateManager[User]):

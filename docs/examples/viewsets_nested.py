@@ -4,10 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
+from tortoise import fields
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from fastapi_viewsets import ModelViewSet, NotFound, viewset
-from tests.models import Company, Project
+
+
+class Company(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    is_public = fields.BooleanField(default=True)
+
+
+class Project(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    company: fields.ForeignKeyRelation[Company] = fields.ForeignKeyField(
+        "models.Company", related_name="projects", on_delete=fields.CASCADE
+    )
+
 
 router = APIRouter(prefix="/companies/{company_pk}/projects", tags=["projects"])
 
