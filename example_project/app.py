@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
+from tortoise import Tortoise
 from tortoise.contrib.fastapi import RegisterTortoise
 
 from fastapi_viewsets import RequestIdLogFilter, RequestStateMiddleware
@@ -41,7 +42,14 @@ from . import auth, views
 from .db import DEFAULT_DB_URL, MODELS, apply_migrations, database_url, tortoise_config
 from .seed import seed_demo_data
 
-__all__ = ("DEFAULT_DB_URL", "MODELS", "configure_logging", "create_app")
+__all__ = (
+    "DEFAULT_DB_URL",
+    "MODELS",
+    "configure_logging",
+    "create_app",
+    "create_worker_app",
+    "prepare_database",
+)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [req %(request_id)s user %(user_id)s] %(name)s: %(message)s"
 
@@ -94,13 +102,30 @@ def create_app(db_url: str | None = None, *, migrate: bool = True, seed: bool = 
         title="fastapi_viewsets example",
         summary="Users, organisations, projects and tasks.",
         lifespan=lifespan,
-        # Every route, the login route included, learns who is calling from the bearer token.
-        dependencies=[Depends(auth.get_current_user)],
     )
-    # get_current_user stores the user in the request state; non-viewset routes (/auth/token)
-    # have that state only through this middleware. It also puts X-Request-ID on every response.
+    # The request state (and X-Request-ID) for every route, the login route included, which
+    # is no viewset's.
     app.add_middleware(RequestStateMiddleware)
+    # The login route reads no token, so it declares none: Swagger UI draws no padlock on it.
     app.include_router(auth.router)
     for router in views.routers:
-        app.include_router(router)
+        # Every viewset route learns who is calling from the bearer token (or that no one is).
+        app.include_router(router, dependencies=[Depends(auth.get_current_user)])
     return app
+
+
+async def prepare_database(db_url: str | None = None) -> None:
+    """Apply the migrations and write the demo data once, before several workers start: each
+    worker's :func:`create_worker_app` then leaves the schema and the data alone."""
+    await Tortoise.init(config=tortoise_config(db_url))
+    try:
+        await apply_migrations()
+        await seed_demo_data()
+    finally:
+        await Tortoise.close_connections()
+
+
+def create_worker_app() -> FastAPI:
+    """The app of one worker among several (``uvicorn --factory --workers N``), on a database
+    that :func:`prepare_database` (or ``tortoise migrate``) has prepared."""
+    return create_app(migrate=False, seed=False)

@@ -15,10 +15,11 @@ Clients get a token from ``POST /auth/token`` with a JSON or form body::
     curl -X POST localhost:8000/auth/token -d username=alice -d password=alice-password
     {"access_token": "Nzox...", "token_type": "bearer"}
 
-and send it as ``Authorization: Bearer <token>``. :func:`get_current_user`, an app-level
-dependency, turns the header into the request's user with ``BaseStateManager.set_user``. A
-missing, tampered or expired token makes the request anonymous, not an error: public reads keep
-working, and writes answer 401 from the viewsets' permissions.
+and send it as ``Authorization: Bearer <token>``. :func:`get_current_user`, a dependency of
+every viewset router (``app.include_router(router, dependencies=[...])``), turns the header into
+the request's user with ``BaseStateManager.set_user``. A missing, tampered or expired token makes
+the request anonymous, not an error: public reads keep working, and writes answer 401 from the
+viewsets' permissions.
 
 Passwords are stored as PBKDF2-SHA256 hashes in Django's format,
 ``pbkdf2_sha256$<iterations>$<salt>$<hash>``, so the iteration count can grow without breaking
@@ -185,7 +186,7 @@ bearer = HTTPBearer(auto_error=False, description="A token from POST /auth/token
 async def get_current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User | None:
-    """The app-level dependency that makes the token's user the request's user."""
+    """The viewset routers' dependency that makes the token's user the request's user."""
     user = None
     if credentials is not None:
         user_id = verify_token(credentials.credentials)
@@ -240,12 +241,7 @@ def _login_openapi() -> dict[str, Any]:
         "application/json": {"schema": schema},
         "application/x-www-form-urlencoded": {"schema": schema},
     }
-    return {
-        "requestBody": {"required": True, "content": content},
-        # The app-level bearer dependency makes FastAPI list the token as required on every
-        # route; the empty requirement added beside it says logging in needs none.
-        "security": [{}],
-    }
+    return {"requestBody": {"required": True, "content": content}}
 
 
 @router.post(

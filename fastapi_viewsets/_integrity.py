@@ -32,6 +32,16 @@ def _columns_to_fields(model: type[Model]) -> dict[str, str]:
     return {column: name for name, column in model._meta.fields_db_projection.items()}
 
 
+def _unique_names(model: type[Model], names: list[str]) -> str:
+    """The fields of a unique constraint as its 409 says them: a foreign key by its relation
+    (``owner``, not the column ``owner_id``), as DRF names a ModelSerializer's fields."""
+    relations = {}
+    for name in model._meta.fk_fields | model._meta.o2o_fields:
+        field = model._meta.fields_map[name]
+        relations[getattr(field, "source_field", None) or f"{name}_id"] = name
+    return conjoin([relations.get(name, name) for name in names])
+
+
 def _verbose(model: type[Model]) -> str:
     return model.__name__.lower()
 
@@ -124,8 +134,9 @@ async def conflict_from(
             code="protected",
         )
     if kind == "unique" and names:
+        fields = _unique_names(failed, names)
         return Conflict(
-            f"{article(name).capitalize()} {name} with this {conjoin(names)} already exists.",
+            f"{article(name).capitalize()} {name} with this {fields} already exists.",
             code="unique",
         )
     if kind in ("foreign_key", "unknown") and not names and failed is model:

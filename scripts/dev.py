@@ -127,7 +127,12 @@ def install_chromium() -> None:
 def cmd_run() -> None:
     ensure_venv()
     # The rest of the command line goes to the example: run --host 0.0.0.0 --port 8080.
-    run(PYTHON, "-m", "example_project", *sys.argv[2:])
+    command = [str(PYTHON), "-m", "example_project", *sys.argv[2:]]
+    print("$", " ".join(command), flush=True)
+    # The server replaces this process, so a signal sent to `dev.py run` (kill, a supervisor
+    # stopping it) reaches uvicorn rather than leaving it running, holding the port.
+    os.chdir(ROOT)
+    os.execv(command[0], command)
 
 
 def cmd_test() -> None:

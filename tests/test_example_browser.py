@@ -192,7 +192,10 @@ def test_a_demo_user_signs_in_and_creates_an_organisation(page: Page, server: Se
     token = log_in(page, "alice")
     authorize(page, token)
     expect_padlock(create, CLOSED)
-    assert set(padlocks(page).values()) == {CLOSED}
+    # Every operation that takes the token is set; the login route takes none and shows none.
+    shown = padlocks(page)
+    assert shown.pop("POST /auth/token") is None
+    assert set(shown.values()) == {CLOSED}
 
     name = f"Browser test {uuid.uuid4().hex[:12]}"
     answer = execute(create, {"name": name, "is_public": False})
@@ -215,26 +218,31 @@ def test_a_demo_user_signs_in_and_creates_an_organisation(page: Page, server: Se
     # A public read sends the token too once authorized: alice's list shows her private one.
     listing = execute(operation(page, "GET", "/organisations"))
     expect(status(listing)).to_have_text("200")
-    assert name in {row["name"] for row in shown_body(listing)}
+    assert name in {row["name"] for row in shown_body(listing)["results"]}
 
 
 def test_the_padlocks_before_signing_in(page: Page, server: Server) -> None:
-    """Before anyone authorizes, the operations that need the token show an open padlock, and
-    the public ones a closed one.
+    """Before anyone authorizes: no padlock on the login route, which reads no token; an open
+    one on the operations that need the token; a closed one on the public operations that
+    also take it.
 
     Swagger UI draws a padlock on an operation that lists security requirements: open until one
-    of them is met, closed once one is ("you are set", swagger-api/swagger-ui#3322; many read it
-    the other way round, #4402). It leaves the padlock out only when ``security`` is absent,
-    ``[]`` or exactly ``[{}]`` (#6839). A public operation's ``security`` is
-    ``[{"HTTPBearer": []}, {}]``, the token or nothing (FastAPI puts the app's scheme on every
-    route, the library adds ``{}``), and ``{}`` is always met: its padlock is closed from the
-    start, black beside the grey open ones. docs/permissions.md says public operations show
-    their lock open, and the changelog that they show none; neither is so. No operation of the
-    example app is without the ``HTTPBearer`` requirement, so none shows no padlock. Asserted
-    as it is, so that a change on either side shows up here."""
+    of them is met, closed once one is ("you are set", swagger-api/swagger-ui#3322). It leaves
+    the padlock out only when ``security`` is absent, ``[]`` or exactly ``[{}]`` (#6839). A
+    public read's ``security`` is ``[{"HTTPBearer": []}, {}]``, the token or nothing (the
+    router's bearer dependency, and the library's ``{}`` for permissions that let anonymous
+    requests in), and ``{}`` is always met, so its padlock is closed from the start. It could
+    only be left out by dropping the bearer requirement, and then Swagger UI would not send the
+    token: a signed-in user's "Try it out" would see the anonymous answer (the other test checks
+    it does not). docs/permissions.md says so."""
     security = spec_security(server)
     public = {name for name, requirements in security.items() if {} in requirements}
-    assert {"GET /organisations", "GET /organisations/{id}", "POST /auth/token"} <= public
+    assert {"GET /organisations", "GET /organisations/{id}", "POST /users"} <= public
     assert "POST /organisations" not in public
+    assert security["POST /auth/token"] == []
+    expected = {
+        name: None if not requirements else CLOSED if name in public else OPEN
+        for name, requirements in security.items()
+    }
     expect(page.locator(".opblock-summary")).to_have_count(len(security))
-    assert padlocks(page) == {name: CLOSED if name in public else OPEN for name in security}
+    assert padlocks(page) == expected

@@ -206,8 +206,8 @@ async def test_unique_together_names_both_fields() -> None:
     detail = second.json()["detail"]
     # The fields in the order of the constraint's columns, which the database decides.
     assert detail in (
-        "A membership with this user_id and company_id already exists.",
-        "A membership with this company_id and user_id already exists.",
+        "A membership with this user and company already exists.",
+        "A membership with this company and user already exists.",
     )
     assert_clean_409(second, detail)
     assert_clean_409(missing, "company_id: the referenced object does not exist.")
@@ -227,7 +227,7 @@ async def test_one_to_one_duplicates_and_missing_targets() -> None:
         taken = await client.post("/badges", json={"code": "silver", "holder_id": bob.id})
         missing = await client.post("/badges", json={"code": "bronze", "holder_id": 4242})
         assert await Badge.all().count() == 1
-    assert_clean_409(taken, "A badge with this holder_id already exists.")
+    assert_clean_409(taken, "A badge with this holder already exists.")
     assert_clean_409(missing, "holder_id: the referenced object does not exist.")
 
 
