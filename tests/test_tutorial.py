@@ -10,14 +10,22 @@ SQLite a new in-memory database per test; on PostgreSQL (``TORTOISE_TEST_DB``) a
 database of this module's own whose blog tables are dropped before each test, so the step's
 migrations build them again. The migration step runs the ``tortoise`` command in a temporary
 directory, and the production step serves the project with ``uvicorn --workers 2``.
+
+Beyond each step's behaviour: :func:`test_story_the_pages_ids_and_counts` plays the requests of
+pages 3 to 8 in order on one database, as a reader does, and checks the ids, counts and titles
+the pages show; :func:`test_snippets_show_what_they_use` checks that a page showing part of a
+file also shows where each name that part uses comes from (on that page or an earlier one).
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
+import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -117,6 +125,27 @@ def run(command: list[str], cwd: Path, **env: str) -> str:
 
 
 DRAFT = {"title": "D", "body": "."}
+PAGES = ROOT / "docs" / "tutorial"
+
+
+def page(number: int) -> str:
+    (path,) = PAGES.glob(f"{number:02}-*.md")
+    return path.read_text()
+
+
+def shows(number: int, *fragments: str) -> None:
+    """Page ``number`` shows each fragment, as it is."""
+    text = page(number)
+    for fragment in fragments:
+        assert fragment in text, f"page {number} does not show {fragment!r}"
+
+
+def compact(value: Any, *keys: str) -> str:
+    """``value`` as curl prints it; with ``keys``, only those, and open-ended as the pages
+    write it: ``{"id":3,"title":"D"``."""
+    if keys:
+        return json.dumps({key: value[key] for key in keys}, separators=(",", ":"))[:-1]
+    return json.dumps(value, separators=(",", ":"))
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -267,6 +296,32 @@ def test_step04_migration_and_token_command(tmp_path: Path) -> None:
     assert rows[0][:2] == ("alice", "Alice Liddell")
     assert token.strip() not in rows[0][2]  # only the digest is stored
 
+    # An author who exists keeps their name and staff flag, unless the command gives new ones.
+    def author(username: str) -> tuple[str, int, int]:
+        with sqlite3.connect(tmp_path / "blog.sqlite3") as connection:
+            return connection.execute(
+                "SELECT author.name, author.is_staff, count(*) FROM author JOIN token"
+                " ON author.id = token.author_id WHERE username = ?",
+                (username,),
+            ).fetchone()
+
+    tokens = [sys.executable, "-m", "blog.tokens"]
+    run([*tokens, "alice"], directory, **env)
+    assert author("alice") == ("Alice Liddell", 0, 2)
+    run([*tokens, "carol", "Carol", "--staff"], directory, **env)
+    assert author("carol") == ("Carol", 1, 1)
+    run([*tokens, "carol"], directory, **env)  # no flag: still staff
+    assert author("carol") == ("Carol", 1, 2)
+    run([*tokens, "carol", "Carol B.", "--no-staff"], directory, **env)
+    assert author("carol") == ("Carol B.", 0, 3)
+    run([*tokens, "dave"], directory, **env)  # a new author without a name: the username
+    assert author("dave") == ("dave", 0, 1)
+
+    # --help keeps the docstring's example lines as they are written.
+    usage = run([*tokens, "--help"], directory, **env)
+    assert '  python -m blog.tokens alice "Alice Liddell"   a new author' in usage, usage
+    assert "  python -m blog.tokens carol --no-staff " in usage, usage
+
 
 async def test_step04_token_signs_requests_in(load: Any, db_url: str) -> None:
     blog = load(4)
@@ -327,6 +382,12 @@ async def test_step05_permissions(load: Any, db_url: str) -> None:
             draft["id"]
         ]
         assert (await client.get("/posts", headers=bob)).json() == []
+        # Staff moderate what is public: a draft is hidden from them too.
+        hidden = await client.delete(url, headers=carol)
+        assert (hidden.status_code, hidden.json()) == (
+            404,
+            {"detail": "No post matches the given query."},
+        )
 
         published = await client.patch(url, json={"published": True}, headers=alice)
         assert published.status_code == 200
@@ -461,8 +522,13 @@ async def test_step08_logs_carry_the_request_id(
 
 def test_step09_the_projects_tests_pass(tmp_path: Path) -> None:
     directory = project(9, tmp_path / "project")
-    out = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], directory)
-    assert "4 passed" in out, out
+    # Exactly the page's command: `pytest`, not `python -m pytest`, which would put the
+    # current directory on sys.path and hide a missing `pythonpath`.
+    shows(9, "$ pytest -q\n")
+    env = {"PYTHONPATH": "", "PYTEST_ADDOPTS": "", "PYTEST_PLUGINS": ""}
+    out = run([str(BIN / "pytest"), "-q"], directory, **env)
+    assert re.search(r"^4 passed in [\d.]+s$", out, re.MULTILINE), out
+    assert "warning" not in out.lower(), out  # the page shows none
 
 
 # --- step 10: production: migrations once, then several workers sharing Redis ----------------
@@ -479,6 +545,9 @@ def test_step10_throttle_holds_across_workers(
 
     out = run([*TORTOISE, "migrate"], directory, **env)  # once, before the workers start
     assert "Applying blog.0002_add_token... OK" in out, out
+    # The new database has no authors: the page issues their tokens again.
+    shows(10, 'python -m blog.tokens alice "Alice Liddell"')
+    token = run([sys.executable, "-m", "blog.tokens", "alice", "Alice Liddell"], directory, **env)
 
     port = free_port()
     log = tmp_path / "uvicorn.log"
@@ -495,11 +564,23 @@ def test_step10_throttle_holds_across_workers(
         url = f"http://127.0.0.1:{port}"
         wait_until_up(server, lambda: answers(f"{url}/health"), "uvicorn --workers 2", log)
         statuses = asyncio.run(_get_many(f"{url}/posts", 40))
+        refused = httpx.get(f"{url}/posts")
+        mine = httpx.get(f"{url}/posts/mine", headers=bearer(token.strip()))
     finally:
         stop(server)
     # AnonymousRate is 30/minute: exactly 30 of the 40 pass, whichever worker answered each.
     assert sorted(statuses) == [200] * 30 + [429] * 10, log.read_text()
     assert "Started parent process" in log.read_text()
+    # The 41st, as the page shows it: "user" counted all 41, the refused ones too.
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["ratelimit-policy"] == '"anon";q=30;w=60, "user";q=120;w=60'
+    shown = re.search(r"^ratelimit: (.*)$", page(10), re.MULTILINE)
+    assert shown is not None
+    sent = refused.headers["ratelimit"]
+    assert re.sub(r"t=\d+", "t=60", sent) == shown[1] == '"anon";r=0;t=60, "user";r=79;t=60'
+    # The token issued on the new database signs requests in (anonymous requests are spent).
+    assert (mine.status_code, mine.json()["count"]) == (200, 0)
 
 
 async def _get_many(url: str, count: int) -> list[int]:
@@ -509,3 +590,219 @@ async def _get_many(url: str, count: int) -> list[int]:
             return (await client.get(url)).status_code
 
     return list(await asyncio.gather(*(get() for _ in range(count))))
+
+
+# --- the pages in order: the ids and counts a reader gets ------------------------------------
+
+
+async def test_story_the_pages_ids_and_counts(
+    load: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Pages 3 to 8 in order, on one database as a reader goes through them: each page's
+    project serves the data the earlier pages made, and its commands (``python -m
+    blog.tokens``, ``python -m blog.seed``) run beside it. Always on a SQLite file, the
+    reader's database: on PostgreSQL a refused insert (page 3's 409s) uses up a sequence
+    value, so the ids would differ from the pages'."""
+    url = f"sqlite://{tmp_path / 'blog.sqlite3'}"
+
+    def command(blog: ModuleType, *args: str) -> str:
+        directory = Path(blog.__file__).parent.parent
+        return run([sys.executable, "-m", *args], directory, DATABASE_URL=url).strip()
+
+    def body(response: httpx.Response) -> str:
+        return response.text.replace("http://testserver", "http://localhost:8000")
+
+    # Page 3: alice, her first post, published, and a comment on it.
+    blog = load(3)
+    async with running(blog, url) as client:
+        alice = (await client.post("/authors", json={"username": "alice", "name": "Alice"})).json()
+        shows(3, compact(alice))
+        hello = {"title": "Hello", "body": "My first post.", "author_id": 1}
+        first = await client.post("/posts", json=hello)
+        shows(3, f"location: {first.headers['location']}", compact(first.json(), "id", "title"))
+        await client.patch("/posts/1", json={"published": True})
+        comment = await client.post("/posts/1/comments", json={"body": "Nice!", "author_id": 1})
+        shows(3, compact(comment.json(), "id", "body"))
+        await client.post("/posts", json={"title": "x", "body": "y", "author_id": 99})  # 409
+        await client.post("/authors", json={"username": "alice", "name": "Other"})  # 409
+
+    # Page 4: the token table, alice's token, and her draft.
+    blog = load(4)
+    run([*TORTOISE, "migrate"], Path(blog.__file__).parent.parent, DATABASE_URL=url)
+    token = bearer(command(blog, "blog.tokens", "alice", "Alice Liddell"))
+    async with running(blog, url) as client:
+        draft = await client.post("/posts", json={"title": "Hello", "body": "..."}, headers=token)
+        shows(4, compact(draft.json(), "id", "title", "body", "published"))
+        shows(4, compact(draft.json()["author"]))
+
+    # Page 5: bob and carol; alice's "D", published, then deleted by carol.
+    blog = load(5)
+    alice = bearer(command(blog, "blog.tokens", "alice"))
+    bob = bearer(command(blog, "blog.tokens", "bob", "Bob"))
+    carol = bearer(command(blog, "blog.tokens", "carol", "Carol", "--staff"))
+    async with running(blog, url) as client:
+        assert [a["id"] for a in (await client.get("/authors")).json()] == [1, 2, 3]
+        assert (await client.get("/authors/1")).json()["name"] == "Alice Liddell"  # kept
+        mine = (await client.get("/posts", headers=alice)).json()
+        shows(5, "[" + ",...},".join(compact(p, "id", "title", "body", "published") for p in mine))
+        others = (await client.get("/posts", headers=bob)).json()
+        shows(
+            5, "[" + ",...},".join(compact(p, "id", "title", "body", "published") for p in others)
+        )
+        d = (await client.post("/posts", json=DRAFT, headers=alice)).json()
+        shows(5, compact(d, "id", "title", "body", "published"))
+        assert (await client.get("/posts/3", headers=bob)).status_code == 404
+        published = await client.patch("/posts/3", json={"published": True}, headers=alice)
+        shows(5, compact(published.json(), "id", "title", "body", "published"))
+        assert (await client.patch("/posts/3", json={"title": "M"}, headers=bob)).status_code == 403
+        assert (await client.delete("/posts/3", headers=carol)).status_code == 204
+        assert (await client.delete("/posts/2", headers=carol)).status_code == 404
+
+    # Page 6: the seed, and the lists.
+    blog = load(6)
+    out = command(blog, "blog.seed")
+    shows(6, f"$ python -m blog.seed\n{out}\n")
+    assert command(blog, "blog.seed") == "Already seeded: nothing added."
+    async with running(blog, url) as client:
+        first_page = await client.get("/posts")
+        assert len(first_page.json()["results"]) == 10
+        results = first_page.json()["results"]
+        shows(
+            6,
+            body(first_page).split('"results":')[0]
+            + '"results":['
+            + ",...},".join(compact(p, "id", "title") for p in results[:2]),
+        )
+        second = await client.get("/posts", params={"page": 2})
+        assert len(second.json()["results"]) == 2
+        shows(6, body(second).split('"results":')[0])
+        shows(6, ",".join(compact(p, "id", "title") + ",...}" for p in second.json()["results"]))
+        found = await client.get("/posts", params={"search": "tortoise"})
+        shows(6, body(found).split('"body"')[0])
+        drafts = await client.get("/posts", params={"published": "false"}, headers=alice)
+        shows(6, body(drafts).split(',"created_at"')[0])
+        assert (await client.get("/posts", params={"ordering": "body"})).status_code == 400
+        comments = await client.get("/posts/14/comments")
+        shows(
+            6,
+            body(comments).split("?cursor=")[0],
+            compact(comments.json()["results"][0], "id", "body"),
+        )
+        assert len(comments.json()["results"]) == 20
+        rest = (await client.get(comments.json()["next"])).json()
+        assert (len(rest["results"]), rest["next"]) == (5, None)
+
+    # Page 7: alice publishes post 2 with the action, then writes "Second".
+    blog = load(7)
+    async with running(blog, url) as client:
+        assert (await client.post("/posts/2/publish", headers=bob)).status_code == 404
+        published = await client.post("/posts/2/publish", headers=alice)
+        shows(7, compact(published.json(), "id", "title", "body", "published"))
+        assert (await client.post("/posts/2/publish", headers=bob)).status_code == 403
+        second_post = await client.post(
+            "/posts", json={"title": "Second", "body": "."}, headers=alice
+        )
+        shows(7, compact(second_post.json(), "id", "title", "body", "published"))
+        mine = (await client.get("/posts/mine", headers=alice)).json()
+        assert mine["count"] == 3
+        shows(
+            7,
+            compact(mine, "count")
+            + ',"next":null,"previous":null,"results":['
+            + ",".join(
+                compact(p, "id") + (',"title":"Second",...}' if p["title"] == "Second" else ",...}")
+                for p in mine["results"]
+            )
+            + "]}",
+        )
+        drafts = await client.get("/posts/mine", params={"published": "false"}, headers=alice)
+        shows(7, body(drafts).split(',"body"')[0])
+
+    # Page 8: a post with request ids, published; the log lines name it.
+    blog = load(8)
+    async with running(blog, url) as client:
+        created = await client.post(
+            "/posts",
+            json={"title": "Request ids", "body": "."},
+            headers={**alice, "X-Request-ID": "req-create"},
+        )
+        post_id = created.json()["id"]
+        shows(8, f"localhost:8000/posts/{post_id}/publish")
+        await client.post(
+            f"/posts/{post_id}/publish", headers={**alice, "X-Request-ID": "req-publish"}
+        )
+    err = capfd.readouterr().err
+    for line in err.splitlines():
+        if "[req-" in line:
+            shows(8, line.split(" ", 2)[2])  # without the time
+    assert f"blog.notify: post {post_id} ('Request ids') published by alice" in err, err
+
+
+# --- the snippets: what a partial one uses is shown -----------------------------------------
+
+SNIPPET = re.compile(r'^\s*--8<-- "(?P<target>[^"]+)"\s*$', re.MULTILINE)
+SECTION_MARK = re.compile(r"--8<-- \[(?:start|end):[a-z][-_0-9a-z]*\]")
+
+
+def shown_lines(path: Path, section: str) -> set[int]:
+    """The line numbers of ``path`` a snippet of it shows: all, or a named section's."""
+    lines = path.read_text().splitlines()
+    marks = {number for number, line in enumerate(lines, 1) if SECTION_MARK.search(line)}
+    if not section:
+        return set(range(1, len(lines) + 1)) - marks
+    start = next(n for n, line in enumerate(lines, 1) if f"[start:{section}]" in line)
+    end = next(n for n, line in enumerate(lines, 1) if f"[end:{section}]" in line)
+    return set(range(start + 1, end)) - marks
+
+
+def module_bindings(tree: ast.Module) -> list[tuple[str, int]]:
+    """Each name the module binds at its top level, with the line that binds it."""
+    found: list[tuple[str, int]] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                found.append(((alias.asname or alias.name).split(".")[0], alias.lineno))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.append((node.name, node.lineno))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found += [(t.id, t.lineno) for t in targets if isinstance(t, ast.Name)]
+    return found
+
+
+def test_snippets_show_what_they_use() -> None:
+    """A reader copies what a page shows. When a page shows part of a file, each name that part
+    uses from the file's top level (an import, a function, a variable) must be shown too: on
+    that page, or on an earlier one in the same file of an earlier step. Sections are named
+    (``file:name``), never line numbers, which drift silently when the file changes."""
+    shown: set[tuple[str, str]] = set()  # (file in the project, name)
+    problems: list[str] = []
+    for path in sorted(PAGES.glob("[0-9][0-9]-*.md")):
+        includes = []
+        for match in SNIPPET.finditer(path.read_text()):
+            target, _, section = match["target"].partition(":")
+            assert not re.fullmatch(r"[-\d:]+", section), (
+                f"{path.name}: {match['target']} names lines by number; name a section instead"
+            )
+            if target.endswith(".py"):
+                file = ROOT / target
+                in_project = file.relative_to(CODE).parts[1:]  # without stepNN/
+                tree = ast.parse(file.read_text())
+                includes.append(("/".join(in_project), tree, shown_lines(file, section)))
+        for in_project, tree, lines in includes:
+            shown |= {(in_project, n) for n, line in module_bindings(tree) if line in lines}
+        for in_project, tree, lines in includes:
+            top = {name for name, _ in module_bindings(tree)}
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Name)
+                    and isinstance(node.ctx, ast.Load)
+                    and node.lineno in lines
+                    and node.id in top
+                    and (in_project, node.id) not in shown
+                ):
+                    problems.append(
+                        f"{path.name} shows {in_project} using {node.id} (line {node.lineno}),"
+                        " but no page up to this one shows where it comes from"
+                    )
+    assert not problems, "\n".join(sorted(set(problems)))

@@ -32,6 +32,7 @@ class Comment(Model):
     )
 
 
+# --8<-- [start:token]
 # An API token. Only its SHA-256 digest is stored: a copy of the table gives no one access.
 class Token(Model):
     id = fields.IntField(primary_key=True)
@@ -40,3 +41,4 @@ class Token(Model):
     author: fields.ForeignKeyRelation[Author] = fields.ForeignKeyField(
         "blog.Author", related_name="tokens", on_delete=fields.CASCADE
     )
+    # --8<-- [end:token]

@@ -38,7 +38,7 @@ def permissions_for(name: str | None) -> Sequence[BasePermission]:
         return [AllowAny()]
     if name == "create":
         return [IsAuthenticated()]
-    if name == "destroy":  # staff moderate: they may delete anyone's
+    if name == "destroy":  # staff moderate: any published post, and its comments
         return [IsAuthenticated(), IsAuthor() | IsAdminUser()]
     return [IsAuthenticated(), IsAuthor()]  # update, partial_update
 

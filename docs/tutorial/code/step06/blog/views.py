@@ -1,3 +1,4 @@
+# --8<-- [start:imports]
 from collections.abc import Sequence
 
 from fastapi import APIRouter
@@ -19,6 +20,8 @@ from .pagination import CommentPagination, PostPagination
 from .permissions import IsAuthor
 from .schemas import AuthorRead, CommentRead, CommentWrite, PostRead, PostWrite
 
+# --8<-- [end:imports]
+
 authors = APIRouter(prefix="/authors", tags=["authors"])
 posts = APIRouter(prefix="/posts", tags=["posts"])
 comments = APIRouter(prefix="/posts/{post_pk}/comments", tags=["comments"])
@@ -39,7 +42,7 @@ def permissions_for(name: str | None) -> Sequence[BasePermission]:
         return [AllowAny()]
     if name == "create":
         return [IsAuthenticated()]
-    if name == "destroy":  # staff moderate: they may delete anyone's
+    if name == "destroy":  # staff moderate: any published post, and its comments
         return [IsAuthenticated(), IsAuthor() | IsAdminUser()]
     return [IsAuthenticated(), IsAuthor()]  # update, partial_update
 
@@ -50,6 +53,7 @@ class AuthorViewSet(ReadOnlyModelViewSet[Author]):
     read_schema = AuthorRead
 
 
+# --8<-- [start:post-lists]
 @viewset(posts)
 class PostViewSet(ModelViewSet[Post]):
     model = Post
@@ -64,6 +68,7 @@ class PostViewSet(ModelViewSet[Post]):
     search_fields = ["title"]
     ordering_fields = ["created_at", "title"]
     ordering = "-created_at"  # newest first, unless ?ordering= says otherwise
+    # --8<-- [end:post-lists]
 
     def get_permissions(self) -> Sequence[BasePermission]:
         return permissions_for(self.action)
@@ -76,6 +81,7 @@ class PostViewSet(ModelViewSet[Post]):
         return await super().perform_create(obj)
 
 
+# --8<-- [start:comment-lists]
 @viewset(comments)
 class CommentViewSet(ModelViewSet[Comment]):
     model = Comment
@@ -83,6 +89,7 @@ class CommentViewSet(ModelViewSet[Comment]):
     create_schema = CommentWrite
     parent_lookup_kwargs = {"post_pk": "post"}
     pagination_class = CommentPagination
+    # --8<-- [end:comment-lists]
 
     def get_permissions(self) -> Sequence[BasePermission]:
         return permissions_for(self.action)

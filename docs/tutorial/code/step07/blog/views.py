@@ -1,3 +1,4 @@
+# --8<-- [start:imports]
 from collections.abc import Sequence
 
 from fastapi import APIRouter
@@ -20,6 +21,8 @@ from .pagination import CommentPagination, PostPagination
 from .permissions import IsAuthor
 from .schemas import AuthorRead, CommentRead, CommentWrite, PostRead, PostWrite
 
+# --8<-- [end:imports]
+
 authors = APIRouter(prefix="/authors", tags=["authors"])
 posts = APIRouter(prefix="/posts", tags=["posts"])
 comments = APIRouter(prefix="/posts/{post_pk}/comments", tags=["comments"])
@@ -34,15 +37,17 @@ def visible_posts(user: Author | None) -> QuerySet[Post]:
     return Post.filter(Q(published=True) | Q(author_id=user.id))
 
 
+# --8<-- [start:permissions]
 def permissions_for(name: str | None) -> Sequence[BasePermission]:
     """Who may do what, for posts and comments alike."""
     if name in ("list", "retrieve"):
         return [AllowAny()]
     if name in ("create", "mine"):
         return [IsAuthenticated()]
-    if name == "destroy":  # staff moderate: they may delete anyone's
+    if name == "destroy":  # staff moderate: any published post, and its comments
         return [IsAuthenticated(), IsAuthor() | IsAdminUser()]
     return [IsAuthenticated(), IsAuthor()]  # update, partial_update, publish
+    # --8<-- [end:permissions]
 
 
 @viewset(authors)

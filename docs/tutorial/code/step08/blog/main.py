@@ -1,3 +1,4 @@
+# --8<-- [start:imports]
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,10 +12,14 @@ from . import settings, views
 from .auth import get_current_user
 from .log import configure_logging
 
+# --8<-- [end:imports]
 
+
+# --8<-- [start:configure]
 def create_app(db_url: str | None = None, *, apply_migrations: bool = False) -> FastAPI:
     config = settings.tortoise_config(db_url or settings.DATABASE_URL)
     configure_logging()
+    # --8<-- [end:configure]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,3 +1,4 @@
+# --8<-- [start:imports]
 import logging
 from collections.abc import Sequence
 
@@ -23,13 +24,17 @@ from .permissions import IsAuthor
 from .schemas import AuthorRead, CommentRead, CommentWrite, PostRead, PostWrite
 from .state import BlogState
 
+# --8<-- [end:imports]
+
 authors = APIRouter(prefix="/authors", tags=["authors"])
 posts = APIRouter(prefix="/posts", tags=["posts"])
 comments = APIRouter(prefix="/posts/{post_pk}/comments", tags=["comments"])
 
 routers = [authors, posts, comments]
 
+# --8<-- [start:logger]
 log = logging.getLogger(__name__)
+# --8<-- [end:logger]
 
 
 def visible_posts(user: Author | None) -> QuerySet[Post]:
@@ -45,7 +50,7 @@ def permissions_for(name: str | None) -> Sequence[BasePermission]:
         return [AllowAny()]
     if name in ("create", "mine"):
         return [IsAuthenticated()]
-    if name == "destroy":  # staff moderate: they may delete anyone's
+    if name == "destroy":  # staff moderate: any published post, and its comments
         return [IsAuthenticated(), IsAuthor() | IsAdminUser()]
     return [IsAuthenticated(), IsAuthor()]  # update, partial_update, publish
 
@@ -56,6 +61,7 @@ class AuthorViewSet(ReadOnlyModelViewSet[Author]):
     read_schema = AuthorRead
 
 
+# --8<-- [start:posts]
 @viewset(posts)
 class PostViewSet(ModelViewSet[Post]):
     model = Post
@@ -101,6 +107,7 @@ class PostViewSet(ModelViewSet[Post]):
         return Post.filter(author_id=self.user.id)
 
     # --8<-- [end:actions]
+    # --8<-- [end:posts]
 
 
 @viewset(comments)

@@ -1,3 +1,4 @@
+# --8<-- [start:imports]
 import logging
 from collections.abc import Sequence
 
@@ -24,6 +25,8 @@ from .schemas import AuthorRead, CommentRead, CommentWrite, PostRead, PostWrite
 from .state import BlogState
 from .throttles import THROTTLES
 
+# --8<-- [end:imports]
+
 authors = APIRouter(prefix="/authors", tags=["authors"])
 posts = APIRouter(prefix="/posts", tags=["posts"])
 comments = APIRouter(prefix="/posts/{post_pk}/comments", tags=["comments"])
@@ -46,24 +49,28 @@ def permissions_for(name: str | None) -> Sequence[BasePermission]:
         return [AllowAny()]
     if name in ("create", "mine"):
         return [IsAuthenticated()]
-    if name == "destroy":  # staff moderate: they may delete anyone's
+    if name == "destroy":  # staff moderate: any published post, and its comments
         return [IsAuthenticated(), IsAuthor() | IsAdminUser()]
     return [IsAuthenticated(), IsAuthor()]  # update, partial_update, publish
 
 
+# --8<-- [start:authors]
 @viewset(authors)
 class AuthorViewSet(ReadOnlyModelViewSet[Author]):
     model = Author
     read_schema = AuthorRead
     throttle_classes = THROTTLES
+    # --8<-- [end:authors]
 
 
+# --8<-- [start:post-throttles]
 @viewset(posts)
 class PostViewSet(ModelViewSet[Post]):
     model = Post
     read_schema = PostRead
     create_schema = PostWrite
     throttle_classes = THROTTLES  # counted in FASTAPI_VIEWSETS_STORE: Redis, in production
+    # --8<-- [end:post-throttles]
     pagination_class = PostPagination
     filterset_fields = {
         "published": ["exact"],
@@ -106,12 +113,14 @@ class PostViewSet(ModelViewSet[Post]):
     # --8<-- [end:actions]
 
 
+# --8<-- [start:comment-throttles]
 @viewset(comments)
 class CommentViewSet(ModelViewSet[Comment]):
     model = Comment
     read_schema = CommentRead
     create_schema = CommentWrite
     throttle_classes = THROTTLES
+    # --8<-- [end:comment-throttles]
     parent_lookup_kwargs = {"post_pk": "post"}
     pagination_class = CommentPagination
 
