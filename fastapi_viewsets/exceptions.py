@@ -17,7 +17,8 @@ Raise the HTTP errors from hooks and actions as DRF users do::
 
 :class:`APIException` is a :class:`fastapi.HTTPException`, so an application's own handler for
 ``HTTPException`` formats these too. :class:`ImproperlyConfigured` is not an HTTP error: it is
-raised when a viewset class is registered, never while serving a request.
+raised when a viewset class is registered, or, for what can be checked only once Tortoise knows
+every model (a read schema's reverse relations), by the first request that needs it.
 
 An app that turns on RFC 9457 problem details (``fastapi_viewsets.problems``) answers them as
 ``application/problem+json`` instead, and its OpenAPI says so wherever these models are used.
@@ -53,7 +54,8 @@ __all__ = (
 
 
 class ImproperlyConfigured(Exception):
-    """A viewset, action or schema is set up wrongly; raised when the class is registered."""
+    """A viewset, action or schema is set up wrongly; raised when the class is registered (or,
+    for what needs every model known to Tortoise, by the first request that needs it)."""
 
 
 class StateNotAvailable(RuntimeError):

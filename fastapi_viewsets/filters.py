@@ -222,6 +222,12 @@ class Listing:
     def is_empty(self) -> bool:
         return not self.params and not self.default_ordering
 
+    @property
+    def refuses_bad_requests(self) -> bool:
+        """Whether a request can be a 400: a search with too many terms, an ordering by a field
+        not allowed. (A filter value that does not parse is FastAPI's 422.)"""
+        return bool(self.search_fields or self.ordering_fields)
+
     def check(self) -> None:
         """Check every declared path again once Tortoise knows all relations (names that could
         be reverse relations are accepted at registration, before ``Tortoise.init``)."""

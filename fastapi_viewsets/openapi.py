@@ -63,7 +63,7 @@ Responses = dict[int | str, dict[str, Any]]
 
 NOT_FOUND: Responses = {404: {"model": ErrorResponse, "description": "Not found"}}
 CONFLICT: Responses = {409: {"model": ErrorResponse, "description": "Conflict with existing data"}}
-BAD_REQUEST: Responses = {400: {"model": ErrorResponse, "description": "Bad ordering or cursor"}}
+BAD_REQUEST: Responses = {400: {"model": ErrorResponse, "description": "Bad search or ordering"}}
 REFUSED: Responses = {
     401: {"model": ErrorResponse, "description": "Not authenticated"},
     403: {"model": ErrorResponse, "description": "Permission denied"},
@@ -71,9 +71,9 @@ REFUSED: Responses = {
 
 
 def listing_responses(bound: BoundAction) -> Responses:
-    """The error answers of a list's filters and pagination."""
+    """The error answers of a list's search, ordering and pagination."""
     responses: Responses = {}
-    if bound.listing is not None or bound.pagination_class is not None:
+    if bound.listing is not None and bound.listing.refuses_bad_requests:
         responses.update(BAD_REQUEST)
     if bound.pagination_class is not None:
         responses.update(bound.pagination_class.responses())

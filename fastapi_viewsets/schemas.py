@@ -150,10 +150,15 @@ def nested_model(annotation: Any, *, collections: bool = True) -> type[BaseModel
 def relation_not_schema(
     owner: str, schema: type[BaseModel], label: str, model: type[Model], attr: str
 ) -> ImproperlyConfigured:
+    if attr in model._meta.fk_fields | model._meta.o2o_fields:
+        hint = f"To expose only the key, use a field named '{attr}_id'."
+    else:
+        # A reverse or many-to-many relation: no column of this model holds its keys.
+        hint = "A reverse or many-to-many relation has no key column to expose instead."
     return ImproperlyConfigured(
         f"{owner}: field {label!r} of {schema.__name__} is the relation "
         f"{model.__name__}.{attr}, so its type must be a Pydantic model (or a list of "
-        f"one). To expose only the key, use a field named '{attr}_id'."
+        f"one). {hint}"
     )
 
 
@@ -254,10 +259,15 @@ def check_read_schema(schema: type[BaseModel], model: type[Model], owner: str) -
             raise relation_not_schema(owner, schema, name, model, attr)
         if attr in known or hasattr(model, attr) or not info.is_required():
             continue
+        # An alias is also the attribute read: name it, or the message blames the wrong name.
+        field, hint = repr(name), ""
+        if attr != name:
+            field = f"{name!r} (read as its alias {attr!r})"
+            hint = " To rename the key only, use serialization_alias."
         raise ImproperlyConfigured(
-            f"{owner}: read schema {schema.__name__} has a field {name!r} that {model.__name__} "
-            f"does not have. Add the field to the model, remove it from the schema, or give it a "
-            f"default."
+            f"{owner}: read schema {schema.__name__} has a field {field} that "
+            f"{model.__name__} does not have. Add the field to the model, remove it from the "
+            f"schema, or give it a default.{hint}"
         )
 
 

@@ -770,6 +770,27 @@ class ChildFilter(ParentFilter):
     big = Filter(int, field_name="size", lookup="gt", description="child")
 
 
+@pytest.mark.parametrize(
+    ("attrs", "documented"),
+    [
+        ({"filterset_fields": ["name"]}, False),  # a value that does not parse is a 422
+        ({"pagination_class": LimitOffsetPagination}, False),
+        ({"ordering": ["name"]}, False),
+        ({"search_fields": ["name"]}, True),  # too many terms
+        ({"ordering_fields": ["name"]}, True),  # a field not allowed
+    ],
+)
+async def test_openapi_documents_a_400_where_a_list_can_answer_one(
+    attrs: dict[str, Any], documented: bool
+) -> None:
+    async with serve(create_app(company_viewset(**attrs))) as client:
+        spec = (await client.get("/openapi.json")).json()
+    responses = spec["paths"]["/configured"]["get"]["responses"]
+    assert ("400" in responses) is documented
+    if documented:
+        assert responses["400"]["description"] == "Bad search or ordering"
+
+
 def company_viewset(**attrs: Any) -> APIRouter:
     router = APIRouter(prefix="/configured")
     viewset(router)(type("Configured", (ReadOnlyModelViewSet,), {"model": Company, **attrs}))

@@ -436,6 +436,46 @@ def test_a_read_schema_is_checked_at_registration(
         assert word in str(raised.value)
 
 
+class CompanyTitleByAlias(BaseModel):
+    id: int
+    name: str = Field(alias="title")
+
+
+def test_an_aliased_field_the_model_lacks_is_named_by_its_alias() -> None:
+    class TitleByAlias(ReadOnlyModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyTitleByAlias
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        viewset(APIRouter(prefix="/by-alias"))(TitleByAlias)
+    assert "'name' (read as its alias 'title')" in str(raised.value)
+    assert "use serialization_alias" in str(raised.value)
+
+
+class CompanyProjectIds(BaseModel):
+    id: int
+    projects: list[int]
+
+
+async def test_a_reverse_relation_typed_as_keys_is_refused_at_the_first_request() -> None:
+    # Reverse relations are known only once Tortoise has every model, so the check waits for
+    # the first request; its message offers no '<name>_id' field, which would not exist.
+    router = APIRouter(prefix="/project-ids")
+
+    @viewset(router)
+    class ProjectIds(ReadOnlyModelViewSet[Company]):
+        model = Company
+        read_schema = CompanyProjectIds
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        async with serve(create_app(router)) as client:
+            await client.get("/project-ids")
+    message = str(raised.value)
+    assert "'projects'" in message
+    assert "no key column" in message
+    assert "projects_id" not in message
+
+
 # --- lookups ----------------------------------------------------------------------------------
 
 by_slug = APIRouter(prefix="/by-slug")
