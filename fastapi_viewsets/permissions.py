@@ -59,6 +59,7 @@ __all__ = (
     "PermissionLike",
 )
 
+#: The methods that only read, as in DRF: what ``IsAuthenticatedOrReadOnly`` lets anyone use.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 PermissionResult: TypeAlias = "bool | Awaitable[bool]"
@@ -190,6 +191,8 @@ class _Operand:
         return _Operand(_Not, self)
 
 
+#: What ``permission_classes`` and ``get_permissions()`` may hold: a permission class, an
+#: instance, or a composition with ``&``, ``|`` and ``~``.
 PermissionLike: TypeAlias = "type[BasePermission] | BasePermission | _Operand"
 
 

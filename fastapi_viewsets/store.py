@@ -67,6 +67,7 @@ DEFAULT_PREFIX = "fastapi_viewsets"
 
 #: The ``limits`` strategies a throttle may count with (see docs/throttling.md).
 Strategy = Literal["moving-window", "sliding-window-counter", "fixed-window"]
+#: The same strategies, as a tuple to check a setting against.
 STRATEGIES: tuple[Strategy, ...] = ("moving-window", "sliding-window-counter", "fixed-window")
 
 try:  # redis-py is the optional "redis" extra
