@@ -16,9 +16,10 @@ query parameters, body models, ``Depends(...)``, ``BackgroundTasks`` and ``Reque
             company = await self.get_object()                      # 404 and object permissions
             ...
 
-``url_path`` defaults to the method name with ``_`` as ``-``; ``url_name`` (the route name's
-suffix: ``company-stats``) defaults to the method name. Other keyword arguments go to FastAPI's
-``add_api_route`` (``summary``, ``responses``, ``dependencies``, ``tags``...).
+``url_path`` and ``url_name`` (the route name's suffix: ``company-stats``) both default to the
+method name with ``_`` as ``-``: ``size_stats`` is ``/companies/size-stats``, named
+``company-size-stats``. Other keyword arguments go to FastAPI's ``add_api_route``
+(``summary``, ``responses``, ``dependencies``, ``tags``...).
 ``permission_classes`` and ``throttle_classes`` replace the viewset's for this action only;
 ``throttle_scope`` names its scope for ``ScopedRateThrottle``. A POST action honours
 ``Idempotency-Key`` as ``create`` does; ``idempotency_keys=False`` turns that off for it and
