@@ -84,7 +84,8 @@ class APIException(HTTPException):
 
 
 class ParseError(APIException):
-    """400: a malformed request that validation does not cover (bad ordering, bad cursor)."""
+    """400: a malformed request that validation does not cover (an ordering by a field not
+    allowed, too many search terms)."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "Malformed request."

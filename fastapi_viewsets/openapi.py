@@ -5,8 +5,8 @@ documented answers, so that the schema shows what the action can really answer::
 
     GET /companies/{id}      200 CompanyRead, 401 and 403 (when a permission can refuse),
                              404 (a detail route), 422 (FastAPI's validation errors)
-    GET /companies           200 Paginated[CompanyRead], 400 (a bad ordering or cursor),
-                             404 (page numbers past the last page)
+    GET /companies           200 Paginated[CompanyRead], 400 (a bad search or ordering),
+                             404 (a page number past the last page, an altered cursor)
 
 ``list`` and ``retrieve`` document their ``ETag`` and ``304``; writes their new ``ETag``,
 ``412`` and, where the viewset requires ``If-Match``, ``428``. A throttled action documents its
